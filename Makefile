@@ -1,0 +1,85 @@
+# zabota — intent-triage assistant for customer care. `make help` lists every target.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+BOT_VENV := .venv-bot
+APP_VENV := .venv-app
+BOT_PY := $(BOT_VENV)/bin/python
+APP_PY := $(APP_VENV)/bin/python
+BOT_STAMP := $(BOT_VENV)/.lock.sha256
+APP_STAMP := $(APP_VENV)/.lock.sha256
+export PYTHONPATH := $(CURDIR)
+# Rasa and TensorFlow: no telemetry, quiet logs, CPU only.
+export RASA_TELEMETRY_ENABLED := false
+export TF_CPP_MIN_LOG_LEVEL := 2
+export CUDA_VISIBLE_DEVICES :=
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+
+.PHONY: help setup run test lint typecheck unit integration validate test-stories train eval-nlu bench-nlu \
+        bench-datasets bench-all lock-bot lock-app clean
+
+help: ## list every target
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | awk -F'\t' '{printf "  make %-16s %s\n", $$1, $$2}'
+
+setup: $(BOT_STAMP) $(APP_STAMP) ## create both Python environments from the lock files (idempotent)
+
+$(BOT_STAMP): requirements/bot.lock
+	@scripts/install-venv.sh $(BOT_VENV) "$$(scripts/find-python310.sh)" requirements/bot.lock
+
+$(APP_STAMP): requirements/app.lock
+	@scripts/install-venv.sh $(APP_VENV) "$$(command -v python3.11 || command -v python3)" requirements/app.lock
+
+lock-bot: ## re-resolve requirements/bot.in into requirements/bot.lock (Python 3.10)
+	rm -rf /tmp/zabota-lock-bot && "$$(scripts/find-python310.sh)" -m venv /tmp/zabota-lock-bot
+	/tmp/zabota-lock-bot/bin/pip install -q -r requirements/bot.in
+	{ echo "# Locked bot environment: Python 3.10, generated from requirements/bot.in by 'make lock-bot' (pip freeze)."; \
+	  /tmp/zabota-lock-bot/bin/pip freeze --all --exclude pip --exclude setuptools --exclude wheel; } > requirements/bot.lock
+
+lock-app: ## re-resolve requirements/app.in into requirements/app.lock (Python 3.11)
+	rm -rf /tmp/zabota-lock-app && python3.11 -m venv /tmp/zabota-lock-app
+	/tmp/zabota-lock-app/bin/pip install -q -r requirements/app.in
+	{ echo "# Locked application environment: Python 3.11, generated from requirements/app.in by 'make lock-app' (pip freeze)."; \
+	  /tmp/zabota-lock-app/bin/pip freeze --all --exclude pip --exclude setuptools --exclude wheel; } > requirements/app.lock
+
+train: setup ## train the bot unless a model of the same training inputs exists (content hash)
+	@scripts/train.sh
+
+run: setup train ## set up what is missing and start Redis, Rasa, the action server and the gateway
+	@$(APP_PY) -m zabota.stack run
+
+lint: $(APP_STAMP) ## ruff
+	$(APP_VENV)/bin/ruff check .
+	$(APP_VENV)/bin/ruff format --check .
+
+typecheck: $(APP_STAMP) ## mypy on the application code
+	$(APP_VENV)/bin/mypy
+
+unit: $(APP_STAMP) ## unit tests (no servers)
+	$(APP_VENV)/bin/pytest -m "not integration" -q
+
+integration: setup train ## integration tests: real Redis, real Rasa model, real HTTP
+	$(APP_VENV)/bin/pytest -m integration -q
+
+validate: $(BOT_STAMP) ## rasa data validate
+	$(BOT_VENV)/bin/rasa data validate --fail-on-warnings --domain bot/domain.yml --data bot/data nlu_data \
+	    --config bot/config.yml
+
+test-stories: setup train ## conversation tests (rasa test core on tests/bot/test_stories.yml)
+	@$(APP_PY) -m zabota.stack test-stories
+
+test: lint typecheck unit validate integration test-stories ## everything CI runs
+
+eval-nlu: setup train ## score the trained model on TEST=<csv text,intent>
+	@test -n "$(TEST)" || { echo "usage: make eval-nlu TEST=path.csv" >&2; exit 2; }
+	@$(BOT_PY) -m bench.eval_nlu --model "$$(cat models/current)" --test "$(TEST)"
+
+bench-nlu: setup ## train the NLU pipeline on TRAIN=<csv> and score on TEST=<csv>, with a TF-IDF baseline
+	@test -n "$(TRAIN)" -a -n "$(TEST)" || { echo "usage: make bench-nlu TRAIN=a.csv TEST=b.csv" >&2; exit 2; }
+	@$(BOT_PY) -m bench.bench_nlu --train "$(TRAIN)" --test "$(TEST)" --config bot/config.yml
+
+bench-datasets: $(BOT_STAMP) ## write BANKING77, CLINC150, HWU64 as text,intent CSVs under bench/data/external/
+	@$(BOT_PY) -m bench.datasets --shared ../shared/datasets --out bench/data/external
+
+clean: ## remove trained models and caches (not the environments)
+	rm -rf models/ .pytest_cache .mypy_cache .ruff_cache results/
