@@ -23,6 +23,15 @@ INBOUND_STREAM_MAXLEN = 1_000_000
 # Stream of inbound messages that could not be delivered to Rasa (Rasa down or erroring). The gateway's
 # redelivery loop replays them in order and deletes each entry once Rasa has answered it.
 PENDING_STREAM = PREFIX + "inbound:pending"
+# Never trimmed: trimming would drop messages that were promised an answer.
+
+# Hash conversation id -> number of its entries still in PENDING_STREAM. While a conversation has any, its new
+# messages are parked behind them instead of going to Rasa directly, so Rasa sees each conversation in order.
+PENDING_CONVERSATIONS = PREFIX + "inbound:pending:conversations"
+
+# Lock (SET NX with expiry) held by the one gateway process that is replaying PENDING_STREAM, so several
+# workers never send the same parked message to Rasa twice.
+REDELIVERY_LOCK = PREFIX + "inbound:pending:lock"
 
 # List (RPUSH, JSON items) of one conversation's messages, both directions, for the webchat history and for
 # the replies to messages that were redelivered later. Expires this long after the last message.
@@ -31,6 +40,14 @@ CONVERSATION_HISTORY_TTL_SECONDS = 30 * 24 * 3600
 # Only the newest entries are kept per conversation.
 CONVERSATION_HISTORY_MAX_ITEMS = 500
 
+# String: the conversation's last detected language, for messages without letters (an order number, an
+# emoji), which say nothing about the language. Same lifetime as the history.
+CONVERSATION_LANGUAGE = PREFIX + "conv:{sender_id}:lang"
+
 
 def conversation_history(sender_id: str) -> str:
     return CONVERSATION_HISTORY.format(sender_id=sender_id)
+
+
+def conversation_language(sender_id: str) -> str:
+    return CONVERSATION_LANGUAGE.format(sender_id=sender_id)

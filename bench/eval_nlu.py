@@ -1,0 +1,51 @@
+"""`make eval-nlu TEST=<csv>`: the trained default model on a `text,intent` CSV.
+
+Prints a readable report and, as the last line, one JSON object. A fallback prediction (nlu_fallback, the
+bot asks to rephrase) counts as `out_of_scope` when the test set has that label, otherwise as an error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+from pathlib import Path
+
+from bench.nlu_metrics import FALLBACK_INTENT, fallback_label, read_labelled_csv, report, score
+from bench.rasa_nlu import parse_all
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--model", type=Path, required=True)
+    parser.add_argument("--test", type=Path, required=True)
+    args = parser.parse_args()
+
+    texts, gold = read_labelled_csv(args.test)
+    predictions, latencies = parse_all(args.model, texts)
+    fallback_as = fallback_label(sorted(set(gold)))
+    predicted = [fallback_as if name == FALLBACK_INTENT else name for name, _ in predictions]
+    scores = score(gold, predicted)
+    print(report(scores, f"{args.test} with {args.model.name}"))
+    fallbacks = sum(name == FALLBACK_INTENT for name, _ in predictions)
+    latencies_ms = sorted(x * 1000 for x in latencies)
+    p50 = statistics.median(latencies_ms)
+    p95 = latencies_ms[int(0.95 * (len(latencies_ms) - 1))]
+    print(f"fallbacks: {fallbacks}; parse latency p50 {p50:.1f} ms, p95 {p95:.1f} ms")
+    result = {
+        "test": str(args.test),
+        "model": args.model.name,
+        "n": scores.n,
+        "accuracy": round(scores.accuracy, 4),
+        "macro_f1": round(scores.macro_f1, 4),
+        "fallbacks": fallbacks,
+        "parse_p50_ms": round(p50, 1),
+        "parse_p95_ms": round(p95, 1),
+    }
+    if scores.oos_recall is not None:
+        result["oos_recall"] = round(scores.oos_recall, 4)
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,100 @@
+"""Reading `text,intent` CSVs and scoring intent predictions: accuracy, macro-F1, worst intents, confusions."""
+
+from __future__ import annotations
+
+import csv
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence, Tuple
+
+OOS_LABELS = ("oos", "out_of_scope")
+FALLBACK_INTENT = "nlu_fallback"
+
+
+def read_labelled_csv(path: Path) -> Tuple[List[str], List[str]]:
+    """Rows of a CSV with `text` and `intent` columns (other columns ignored); blank rows are skipped."""
+    with Path(path).open(encoding="utf-8-sig", newline="") as f:
+        reader = csv.DictReader(f)
+        fields = reader.fieldnames or []
+        if "text" not in fields or "intent" not in fields:
+            raise SystemExit(f"{path}: needs columns text,intent (has {','.join(fields)})")
+        texts, intents = [], []
+        for row in reader:
+            text, intent = (row.get("text") or "").strip(), (row.get("intent") or "").strip()
+            if text and intent:
+                texts.append(text)
+                intents.append(intent)
+    if not texts:
+        raise SystemExit(f"{path}: no labelled rows")
+    return texts, intents
+
+
+def fallback_label(labels: Sequence[str]) -> str:
+    """What a fallback prediction means for this label set: the out-of-scope label when there is one."""
+    for candidate in OOS_LABELS:
+        if candidate in labels:
+            return candidate
+    return FALLBACK_INTENT
+
+
+@dataclass
+class Scores:
+    n: int
+    accuracy: float
+    macro_f1: float
+    per_intent: Dict[str, Tuple[float, float, float, int]]  # precision, recall, f1, support
+    confusions: List[Tuple[str, str, int]]  # gold, predicted, count
+    oos_recall: Optional[float] = None
+    in_scope_accuracy: Optional[float] = None
+
+
+def score(gold: Sequence[str], predicted: Sequence[str]) -> Scores:
+    labels = sorted(set(gold))
+    tp: Counter = Counter()
+    fp: Counter = Counter()
+    fn: Counter = Counter()
+    confusions: Counter = Counter()
+    for g, p in zip(gold, predicted):
+        if g == p:
+            tp[g] += 1
+        else:
+            fp[p] += 1
+            fn[g] += 1
+            confusions[(g, p)] += 1
+    per_intent = {}
+    for label in labels:
+        precision = tp[label] / (tp[label] + fp[label]) if tp[label] + fp[label] else 0.0
+        recall = tp[label] / (tp[label] + fn[label]) if tp[label] + fn[label] else 0.0
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        per_intent[label] = (precision, recall, f1, tp[label] + fn[label])
+    n = len(gold)
+    scores = Scores(
+        n=n,
+        accuracy=sum(tp.values()) / n,
+        macro_f1=sum(v[2] for v in per_intent.values()) / len(per_intent),
+        per_intent=per_intent,
+        confusions=[(g, p, c) for (g, p), c in confusions.most_common()],
+    )
+    oos = next((label for label in OOS_LABELS if label in labels), None)
+    if oos is not None:
+        scores.oos_recall = per_intent[oos][1]
+        inscope = [(g, p) for g, p in zip(gold, predicted) if g != oos]
+        if inscope:
+            scores.in_scope_accuracy = sum(g == p for g, p in inscope) / len(inscope)
+    return scores
+
+
+def report(scores: Scores, title: str, worst: int = 10, top_confusions: int = 15) -> str:
+    lines = [f"== {title}", f"examples: {scores.n}", f"accuracy: {scores.accuracy:.4f}", f"macro-F1: {scores.macro_f1:.4f}"]
+    if scores.in_scope_accuracy is not None:
+        lines.append(f"in-scope accuracy: {scores.in_scope_accuracy:.4f}")
+    if scores.oos_recall is not None:
+        lines.append(f"out-of-scope recall: {scores.oos_recall:.4f}")
+    lines.append(f"-- worst {worst} intents by F1 (precision / recall / F1 / support)")
+    for label, (p, r, f1, support) in sorted(scores.per_intent.items(), key=lambda kv: kv[1][2])[:worst]:
+        lines.append(f"  {label:32s} {p:.3f} / {r:.3f} / {f1:.3f} / {support}")
+    lines.append(f"-- top {top_confusions} confusions (gold -> predicted: count)")
+    for g, p, c in scores.confusions[:top_confusions]:
+        lines.append(f"  {g} -> {p}: {c}")
+    return "\n".join(lines)
