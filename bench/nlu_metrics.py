@@ -55,7 +55,7 @@ def score(gold: Sequence[str], predicted: Sequence[str]) -> Scores:
     fp: Counter = Counter()
     fn: Counter = Counter()
     confusions: Counter = Counter()
-    for g, p in zip(gold, predicted):
+    for g, p in zip(gold, predicted, strict=True):
         if g == p:
             tp[g] += 1
         else:
@@ -79,14 +79,15 @@ def score(gold: Sequence[str], predicted: Sequence[str]) -> Scores:
     oos = next((label for label in OOS_LABELS if label in labels), None)
     if oos is not None:
         scores.oos_recall = per_intent[oos][1]
-        inscope = [(g, p) for g, p in zip(gold, predicted) if g != oos]
+        inscope = [(g, p) for g, p in zip(gold, predicted, strict=True) if g != oos]
         if inscope:
             scores.in_scope_accuracy = sum(g == p for g, p in inscope) / len(inscope)
     return scores
 
 
 def report(scores: Scores, title: str, worst: int = 10, top_confusions: int = 15) -> str:
-    lines = [f"== {title}", f"examples: {scores.n}", f"accuracy: {scores.accuracy:.4f}", f"macro-F1: {scores.macro_f1:.4f}"]
+    lines = [f"== {title}", f"examples: {scores.n}"]
+    lines += [f"accuracy: {scores.accuracy:.4f}", f"macro-F1: {scores.macro_f1:.4f}"]
     if scores.in_scope_accuracy is not None:
         lines.append(f"in-scope accuracy: {scores.in_scope_accuracy:.4f}")
     if scores.oos_recall is not None:

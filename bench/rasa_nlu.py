@@ -14,13 +14,14 @@ from typing import Dict, List, Sequence, Tuple
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
 os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
+os.environ.setdefault("LOG_LEVEL", "WARNING")
 
 Prediction = Tuple[str, float]
 
 
 def write_training_json(texts: Sequence[str], intents: Sequence[str], path: Path) -> None:
     """Rasa's JSON NLU format: unlike YAML, it never reads `[text](entity)` markup out of raw customer text."""
-    examples = [{"text": t, "intent": i, "entities": []} for t, i in zip(texts, intents)]
+    examples = [{"text": t, "intent": i, "entities": []} for t, i in zip(texts, intents, strict=True)]
     path.write_text(json.dumps({"rasa_nlu_data": {"common_examples": examples}}, ensure_ascii=False), encoding="utf-8")
 
 

@@ -16,8 +16,12 @@ EMAIL_MASK = "[email]"
 PHONE_MASK = "[телефон]"
 LONG_NUMBER_MASK = "[номер]"
 
-# 13-19 digits, optionally grouped by spaces or dashes (4-4-4-4 and the like).
-_CARD_CANDIDATE = re.compile(r"(?<![\d])(?:\d[ -]?){12,18}\d(?![\d])")
+# A run of digits, optionally grouped by single spaces or dashes (4-4-4-4 and the like). A card number is a
+# Luhn-valid stretch of 13-19 digits of such a run that starts and ends at a group boundary: customers paste the
+# card together with what follows it ("4276 3800 1234 5675 12/25", "... 5675 123"), and a run of two cards
+# holds both.
+_DIGIT_RUN = re.compile(r"(?<![\d])\d(?:[ -]?\d)*(?![\d])")
+_DIGIT_GROUP = re.compile(r"\d+")
 # Passport: series (2+2 digits, maybe spaced) and 6-digit number, after a passport keyword or as "dd dd dddddd".
 _PASSPORT = re.compile(
     r"(?i)(?:паспорт\w*|passport)\D{0,20}\d{2}\s?\d{2}\s?(?:№\s?)?\d{6}|(?<!\d)\d{2}\s\d{2}\s\d{6}(?!\d)"
@@ -40,17 +44,42 @@ def luhn_valid(digits: str) -> bool:
     return total % 10 == 0
 
 
-def _mask_card(match: re.Match[str]) -> str:
-    digits = re.sub(r"\D", "", match.group(0))
-    if 13 <= len(digits) <= 19 and luhn_valid(digits):
-        return CARD_MASK
-    return match.group(0)
+def _mask_cards(match: re.Match[str]) -> str:
+    run = match.group(0)
+    groups = [(m.start(), m.end(), m.group(0)) for m in _DIGIT_GROUP.finditer(run)]
+    out: list[str] = []
+    position = 0  # index in ``run`` up to which ``out`` holds the text
+    first = 0  # first group not yet decided
+    while first < len(groups):
+        card_end = _card_ending_at(groups, first)
+        if card_end is None:
+            first += 1
+            continue
+        out.append(run[position : groups[first][0]])
+        out.append(CARD_MASK)
+        position = groups[card_end][1]
+        first = card_end + 1
+    out.append(run[position:])
+    return "".join(out)
+
+
+def _card_ending_at(groups: list[tuple[int, int, str]], first: int) -> int | None:
+    """Index of the last group of the longest card number that starts with group ``first``, if any."""
+    digits = ""
+    found: int | None = None
+    for index in range(first, len(groups)):
+        digits += groups[index][2]
+        if len(digits) > 19:
+            break
+        if len(digits) >= 13 and luhn_valid(digits):
+            found = index
+    return found
 
 
 def redact(text: str) -> str:
     """Remove data the service must never keep: card numbers, CVV codes, passport numbers."""
     text = _CVV.sub(CVV_MASK, text)
-    text = _CARD_CANDIDATE.sub(_mask_card, text)
+    text = _DIGIT_RUN.sub(_mask_cards, text)
     return _PASSPORT.sub(PASSPORT_MASK, text)
 
 

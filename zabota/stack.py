@@ -18,7 +18,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlparse
@@ -73,7 +73,7 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_until(check: str, probe: callable, timeout: float, proc: subprocess.Popen[bytes] | None) -> None:  # type: ignore[valid-type]
+def wait_until(check: str, probe: Callable[[], bool], timeout: float, proc: subprocess.Popen[bytes] | None) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:

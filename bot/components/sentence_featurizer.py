@@ -77,7 +77,7 @@ class SentenceEmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
             return
         vectors = self._embed([m.get(TEXT) for m in todo])
         alias = self._config[FEATURIZER_CLASS_ALIAS]
-        for message, vector in zip(todo, vectors):
+        for message, vector in zip(todo, vectors, strict=True):
             message.add_features(Features(vector.reshape(1, -1), FEATURE_TYPE_SENTENCE, TEXT, alias))
 
     def process(self, messages: List[Message]) -> List[Message]:

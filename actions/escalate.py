@@ -1,0 +1,100 @@
+"""action_escalate: hand the conversation to a person (a handoff record on the operators' Redis stream)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import ActiveLoop, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.forms import REQUESTED_SLOT
+from rasa_sdk.types import DomainDict
+from redis.exceptions import RedisError
+
+from actions.settings import get_redis
+from actions.tracker_data import (
+    FALLBACK_INTENT,
+    HANDOFF_ENTITY_SLOTS,
+    active_loop_name,
+    conversation_language,
+    events,
+    has_response,
+    input_channel,
+    latest_intent,
+    slot_text,
+)
+from zabota.catalog import load_catalog
+from zabota.handoff import HandoffQueue, HandoffRecord, build_handoff
+from zabota.redaction import mask_for_log
+
+log = structlog.stdlib.get_logger(__name__)
+
+GENERIC_RESPONSE = "utter_handoff"
+FALLBACK_REASON = "fallback"
+
+
+def handoff_response(record: HandoffRecord, domain: DomainDict) -> str:
+    """``utter_handoff_<intent>`` where the domain has one (crisis, fraud_report...), for a fallback handoff
+    ``utter_handoff_fallback`` where the domain has it, else ``utter_handoff``."""
+    candidates = [f"{GENERIC_RESPONSE}_{record.intent}"]
+    if record.reason == FALLBACK_REASON:
+        candidates.append(f"{GENERIC_RESPONSE}_{FALLBACK_REASON}")
+    return next((name for name in candidates if has_response(domain, name)), GENERIC_RESPONSE)
+
+
+def handoff_from_tracker(tracker: Tracker) -> HandoffRecord:
+    intent, confidence = latest_intent(tracker)
+    entities = {name: value for name in HANDOFF_ENTITY_SLOTS if (value := slot_text(tracker, name)) is not None}
+    return build_handoff(
+        catalog=load_catalog(),
+        conversation_id=str(tracker.sender_id),
+        intent=intent,
+        confidence=confidence,
+        language=conversation_language(tracker),
+        channel=input_channel(tracker),
+        events=events(tracker),
+        reason=FALLBACK_REASON if intent == FALLBACK_INTENT else None,
+        entities=entities,
+    )
+
+
+class ActionEscalate(Action):  # type: ignore[misc]  # rasa_sdk ships no type information
+    def name(self) -> str:
+        return "action_escalate"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[dict[str, Any]]:
+        record = handoff_from_tracker(tracker)
+        fields = {
+            "conversation": mask_for_log(record.conversation_id),
+            "intent": record.intent,
+            "confidence": record.confidence,
+            "priority": record.priority,
+            "reason": record.reason,
+            "sensitive": record.sensitive,
+            "language": record.language,
+            "channel": record.channel,
+            "entities": sorted(record.entities),  # names only: the values are personal data
+        }
+        response = handoff_response(record, domain)
+        try:
+            entry_id = await HandoffQueue(get_redis()).push(record)
+        except (RedisError, OSError) as error:
+            # Redis is down, so no handoff exists. We do not re-raise, and we do not pretend either:
+            # - the failure is marked where people act on it: the error log below (monitoring alerts on
+            #   ``handoff.store_failed``), and no event is returned that would record a handoff in the tracker;
+            # - the customer is still told that a person takes over: the conversation is not lost, because the
+            #   gateway wrote every inbound message to zabota:inbound before routing it, and it can be picked up
+            #   from there.
+            # The reply is the same as on success on purpose, not the generic utter_handoff: the intent's own
+            # responses carry what the customer must do now whatever happens to the queue (112 and the helpline
+            # for crisis, the number that blocks a SIM for lost_device and fraud_report).
+            log.error("handoff.store_failed", error=type(error).__name__, response=response, **fields)
+        else:
+            log.info("handoff.created", entry_id=entry_id, response=response, **fields)
+        dispatcher.utter_message(response=response)
+
+        if active_loop_name(tracker) is None:
+            return []
+        # A person takes over: the form the customer was in must not ask its next question.
+        return [ActiveLoop(None), SlotSet(REQUESTED_SLOT, None)]

@@ -1,0 +1,91 @@
+"""Slot validation of the forms: each validator normalises the customer's value or rejects it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import structlog
+from rasa_sdk import Tracker
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.forms import FormValidationAction
+from rasa_sdk.types import DomainDict
+
+from actions.tracker_data import as_text
+from zabota.entity_values import (
+    normalize_address,
+    normalize_amount,
+    normalize_date,
+    normalize_order_id,
+    normalize_phone_or_account,
+)
+
+log = structlog.stdlib.get_logger(__name__)
+
+
+def validated(
+    form: str,
+    slot: str,
+    value: Any,
+    normalize: Callable[[str], str | None],
+    dispatcher: CollectingDispatcher,
+    invalid_response: str | None = None,
+) -> dict[str, str | None]:
+    """``{slot: normalised value}``, or ``{slot: None}`` (the form asks again) and the invalid-value response."""
+    text = as_text(value)
+    normalized = normalize(text) if text is not None else None
+    if normalized is None:
+        log.info("form.slot_invalid", form=form, slot=slot)  # never the value: it is personal data
+        if invalid_response is not None:
+            dispatcher.utter_message(response=invalid_response)
+    return {slot: normalized}
+
+
+class ValidateAccountNumberForm(FormValidationAction):  # type: ignore[misc]  # rasa_sdk ships no type information
+    def name(self) -> str:
+        return "validate_account_number_form"
+
+    async def validate_phone(
+        self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, str | None]:
+        """A phone number or, from a customer who has it after all, the 12-digit account or contract number."""
+        return validated(
+            self.form_name(), "phone", slot_value, normalize_phone_or_account, dispatcher, "utter_invalid_phone"
+        )
+
+
+class ValidateOutageCheckForm(FormValidationAction):  # type: ignore[misc]  # rasa_sdk ships no type information
+    def name(self) -> str:
+        return "validate_outage_check_form"
+
+    async def validate_address(
+        self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, str | None]:
+        return validated(self.form_name(), "address", slot_value, normalize_address, dispatcher)
+
+
+class ValidateOrderStatusForm(FormValidationAction):  # type: ignore[misc]  # rasa_sdk ships no type information
+    def name(self) -> str:
+        return "validate_order_status_form"
+
+    async def validate_order_id(
+        self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, str | None]:
+        return validated(
+            self.form_name(), "order_id", slot_value, normalize_order_id, dispatcher, "utter_invalid_order_id"
+        )
+
+
+class ValidatePaymentMissingForm(FormValidationAction):  # type: ignore[misc]  # rasa_sdk ships no type information
+    def name(self) -> str:
+        return "validate_payment_missing_form"
+
+    async def validate_date(
+        self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, str | None]:
+        return validated(self.form_name(), "date", slot_value, normalize_date, dispatcher)
+
+    async def validate_amount(
+        self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, str | None]:
+        return validated(self.form_name(), "amount", slot_value, normalize_amount, dispatcher, "utter_invalid_amount")

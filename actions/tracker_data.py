@@ -1,0 +1,89 @@
+"""Plain values read from a rasa_sdk tracker: the only place that knows the shape of Rasa's tracker data."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+
+from rasa_sdk import Tracker
+
+from zabota.language import DEFAULT_LANGUAGE, SUPPORTED, Language
+
+LANG_SLOT = "lang"
+FALLBACK_INTENT = "nlu_fallback"
+UNKNOWN_CHANNEL = "unknown"
+# Slots whose values an operator needs in a handoff, in the order they are shown.
+HANDOFF_ENTITY_SLOTS = ("account_number", "phone", "order_id", "amount", "date", "address")
+
+
+def as_text(value: Any) -> str | None:
+    """A slot or entity value as text: the last item of a list, numbers as written, nothing for blanks."""
+    if isinstance(value, list):
+        texts = [text for text in (as_text(item) for item in value) if text is not None]
+        return texts[-1] if texts else None
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float | Decimal):
+        return str(value)
+    if isinstance(value, str) and value.strip():
+        return value.strip()
+    return None
+
+
+def latest_message(tracker: Tracker) -> Mapping[str, Any]:
+    message = tracker.latest_message
+    return message if isinstance(message, Mapping) else {}
+
+
+def latest_text(tracker: Tracker) -> str:
+    """The latest user text; empty for none and for Rasa's intent payloads (``/affirm``), which are not words."""
+    text = latest_message(tracker).get("text")
+    if not isinstance(text, str) or text.startswith("/"):
+        return ""
+    return text
+
+
+def latest_intent(tracker: Tracker) -> tuple[str, float]:
+    """Name and confidence of the latest message's intent; ``nlu_fallback`` with 0 when there is none."""
+    intent = latest_message(tracker).get("intent")
+    if not isinstance(intent, Mapping) or not isinstance(intent.get("name"), str) or not intent["name"]:
+        return FALLBACK_INTENT, 0.0
+    confidence = intent.get("confidence")
+    return str(intent["name"]), float(confidence) if isinstance(confidence, int | float) else 0.0
+
+
+def slot_text(tracker: Tracker, name: str) -> str | None:
+    return as_text(tracker.get_slot(name))
+
+
+def conversation_language(tracker: Tracker) -> Language:
+    lang = tracker.get_slot(LANG_SLOT)
+    for supported in SUPPORTED:
+        if lang == supported:
+            return supported
+    return DEFAULT_LANGUAGE
+
+
+def input_channel(tracker: Tracker) -> str:
+    """The channel of the latest message: the gateway's metadata first, then Rasa's input channel."""
+    metadata = latest_message(tracker).get("metadata")
+    if isinstance(metadata, Mapping):
+        channel = as_text(metadata.get("channel"))
+        if channel:
+            return channel
+    return as_text(tracker.get_latest_input_channel()) or UNKNOWN_CHANNEL
+
+
+def events(tracker: Tracker) -> list[Mapping[str, Any]]:
+    return [event for event in tracker.events or [] if isinstance(event, Mapping)]
+
+
+def active_loop_name(tracker: Tracker) -> str | None:
+    loop = tracker.active_loop
+    return as_text(loop.get("name")) if isinstance(loop, Mapping) else None
+
+
+def has_response(domain: Mapping[str, Any], name: str) -> bool:
+    responses = domain.get("responses")
+    return isinstance(responses, Mapping) and name in responses

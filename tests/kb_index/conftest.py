@@ -1,0 +1,12 @@
+"""Test setup shared by this directory's tests."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+# `pytest tests/<dir>` does not put the repository root on sys.path: these directories have no __init__.py, on
+# purpose (were tests/__init__.py ever removed, tests/zabota/__init__.py would make this directory the package
+# `zabota`). The Makefile exports PYTHONPATH, a bare run does not; `pythonpath = ["."]` in pyproject.toml would
+# make this redundant.
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))

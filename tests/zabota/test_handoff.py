@@ -1,0 +1,131 @@
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from zabota import redis_keys
+from zabota.catalog import load_catalog
+from zabota.handoff import DEFAULT_PRIORITY, HandoffQueue, HandoffRecord, build_handoff, transcript_from_events
+from zabota.redaction import CARD_MASK, PASSPORT_MASK
+
+TEST_REDIS_URL = "redis://127.0.0.1:6379/15"  # the tests' database: flushed before and after each test
+
+EVENTS: list[dict[str, Any]] = [
+    {"event": "action", "name": "action_listen", "timestamp": 1.0},
+    {"event": "user", "text": "с карты 4111 1111 1111 1111 списали деньги", "timestamp": 2.0},
+    {"event": "slot", "name": "lang", "value": "ru", "timestamp": 2.1},
+    {"event": "bot", "text": "Передаю специалисту", "timestamp": 3.0},
+    {"event": "bot", "text": None, "timestamp": 3.5},
+    {"event": "user", "text": "паспорт 45 06 123456", "timestamp": 4.0},
+]
+
+
+@pytest.fixture
+async def redis_db15() -> AsyncIterator[Redis]:
+    client = Redis.from_url(TEST_REDIS_URL)
+    try:
+        await client.ping()
+    except (RedisError, OSError):
+        await client.aclose()
+        pytest.skip("no Redis at 127.0.0.1:6379")
+    await client.flushdb()
+    try:
+        yield client
+    finally:
+        await client.flushdb()
+        await client.aclose()
+
+
+def test_transcript_keeps_customer_and_bot_lines_redacted() -> None:
+    lines = transcript_from_events(EVENTS)
+    assert [(line.role, line.timestamp) for line in lines] == [("customer", 2.0), ("bot", 3.0), ("customer", 4.0)]
+    assert lines[0].text == f"с карты {CARD_MASK} списали деньги"
+    assert lines[2].text == PASSPORT_MASK
+
+
+def test_transcript_keeps_only_the_newest_lines() -> None:
+    events = [{"event": "user", "text": f"сообщение {i}", "timestamp": float(i)} for i in range(10)]
+    lines = transcript_from_events(events, limit=3)
+    assert [line.text for line in lines] == ["сообщение 7", "сообщение 8", "сообщение 9"]
+
+
+def test_build_handoff_takes_priority_and_sensitivity_from_the_catalog() -> None:
+    record = build_handoff(
+        catalog=load_catalog(),
+        conversation_id="c1",
+        intent="fraud_report",
+        confidence=0.912345,
+        language="ru",
+        channel="telegram",
+        events=EVENTS,
+        entities={"phone": "+79161234567", "account_number": "230045678912"},
+    )
+    assert record.priority == "p2"
+    assert record.sensitive is True
+    assert record.reason == "intent:fraud_report"
+    assert record.confidence == 0.9123
+    assert record.entities == {"phone": "+79161234567", "account_number": "230045678912"}
+    assert len(record.transcript) == 3
+
+
+def test_build_handoff_defaults_for_intents_without_a_priority() -> None:
+    record = build_handoff(
+        catalog=load_catalog(),
+        conversation_id="c2",
+        intent="nlu_fallback",
+        confidence=0.2,
+        language="en",
+        channel="webchat",
+        events=[],
+        reason="fallback",
+        entities={"amount": "1200 RUB", "note": "card 4111 1111 1111 1111"},
+    )
+    assert record.priority == DEFAULT_PRIORITY
+    assert record.sensitive is False
+    assert record.reason == "fallback"
+    assert record.entities["note"] == f"card {CARD_MASK}"
+
+
+def test_record_json_round_trip() -> None:
+    record = build_handoff(
+        catalog=load_catalog(),
+        conversation_id="c3",
+        intent="crisis",
+        confidence=0.99,
+        language="ru",
+        channel="voice",
+        events=EVENTS,
+    )
+    raw = record.to_json()
+    assert "Передаю" in raw  # Cyrillic stays readable
+    assert HandoffRecord.from_json(raw) == record
+    assert json.loads(raw)["priority"] == "p1"
+
+
+async def test_queue_appends_the_record_to_the_stream(redis_db15: Redis) -> None:
+    record = build_handoff(
+        catalog=load_catalog(),
+        conversation_id="c4",
+        intent="lost_device",
+        confidence=0.8,
+        language="ru",
+        channel="webchat",
+        events=EVENTS,
+    )
+    entry_id = await HandoffQueue(redis_db15).push(record)
+    entries = await redis_db15.xrange(redis_keys.HANDOFF_STREAM) or []
+    assert len(entries) == 1
+    stored_id, fields = entries[0]
+    assert stored_id == entry_id.encode()
+    assert fields == {
+        b"conversation_id": b"c4",
+        b"priority": b"p2",
+        b"intent": b"lost_device",
+        b"record": record.to_json().encode(),
+    }
+    assert HandoffRecord.from_json(record.to_json()) == record

@@ -1,0 +1,163 @@
+"""Normalisation and validation of the values customers give for slots (docs/nlu-data-conventions.md).
+
+Pure functions: each takes the text the customer wrote (an entity value or a whole message) and returns the
+canonical value, or ``None`` when the text is not a valid value of that kind. Nothing here knows about Rasa.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Literal
+
+Currency = Literal["RUB"]
+
+# Spaces that people and keyboards put between digit groups: plain, no-break, narrow no-break, thin.
+_SPACES = " \u00a0\u202f\u2009"
+_SPACE_CLASS = "[" + _SPACES + "]"
+
+
+def _squash(text: str) -> str:
+    """Trim and collapse every run of whitespace (including no-break spaces) to one plain space."""
+    return re.sub(r"[\s\u00a0\u202f\u2009]+", " ", text).strip()
+
+
+# --- phone -------------------------------------------------------------------------------------------------
+
+# Only what a phone number is written with: digits, a leading plus, brackets, dashes, dots and spaces.
+_PHONE_CHARS = re.compile(r"^\+?[\d\s().\-\u00a0\u202f\u2009]+$")
+# Russian numbers without the country code start with a geographic (3xx, 4xx, 8xx) or mobile (9xx) code.
+_RU_NATIONAL_FIRST_DIGITS = frozenset("3489")
+
+
+def normalize_phone(value: str) -> str | None:
+    """A Russian phone number as ``+7XXXXXXXXXX``.
+
+    Accepts ``+7 916 123-45-67``, ``89161234567``, ``8 (903) 555 12 34``, ``+79035551234``, ``7 916 1234567``
+    and the ten national digits alone (``916 123 45 67``).
+    """
+    text = value.strip()
+    if not text or not _PHONE_CHARS.match(text):
+        return None
+    digits = re.sub(r"\D", "", text)
+    if text.startswith("+"):
+        # An explicit country code must be Russia's.
+        if len(digits) == 11 and digits[0] == "7":
+            return "+" + digits
+        return None
+    if len(digits) == 11 and digits[0] in "78":
+        national = digits[1:]
+    elif len(digits) == 10:
+        national = digits
+    else:
+        return None
+    if national[0] not in _RU_NATIONAL_FIRST_DIGITS:
+        return None
+    return "+7" + national
+
+
+# --- personal account / contract number ----------------------------------------------------------------------
+
+_ACCOUNT = re.compile(r"^\d(?:" + _SPACE_CLASS + r"?\d){11}$")
+
+
+def normalize_account_number(value: str) -> str | None:
+    """The 12-digit personal account (лицевой счёт) or contract number, digits only (``2300 4567 8912``)."""
+    text = value.strip()
+    if not _ACCOUNT.match(text):
+        return None
+    return re.sub(r"\D", "", text)
+
+
+def normalize_phone_or_account(value: str) -> str | None:
+    """What identifies a customer who does not know the account number: a 12-digit account or a phone."""
+    return normalize_account_number(value) or normalize_phone(value)
+
+
+# --- shop order id -----------------------------------------------------------------------------------------
+
+_ORDER_ID = re.compile(r"^(?:[№#]\s*)?(?:zb[\s\-_]*)?(\d{7})$", re.IGNORECASE)
+
+
+def normalize_order_id(value: str) -> str | None:
+    """A shop order id as ``ZB-1234567`` (from ``ZB-1234567``, ``zb1234567``, ``ZB 1234567``, ``1234567``)."""
+    match = _ORDER_ID.match(_squash(value))
+    return f"ZB-{match.group(1)}" if match else None
+
+
+# --- money ---------------------------------------------------------------------------------------------------
+
+# The assistant serves a Russian operator: every amount is in roubles. Other currencies are not accepted.
+_RUB = r"(?:₽|руб(?:\.|л(?:ь|я|ей))?|р\.?|rub(?:\.|les?)?|roubles?|rur)"
+# A number: the whole part grouped by spaces (1 200) or by commas (1,200), or plain; then 1-2 decimals after
+# a point or a comma (1200,50 and 1,200.50).
+_WHOLE = r"(?:\d{1,3}(?:" + _SPACE_CLASS + r"\d{3})+|\d{1,3}(?:,\d{3})+|\d+)"
+_THOUSANDS = r"(?:тыс(?:\.|яч[аи]?)?|к|k)"
+_AMOUNT = re.compile(
+    rf"^(?:(?P<pre>{_RUB})\s*)?(?P<whole>{_WHOLE})(?:[.,](?P<fraction>\d{{1,2}}))?"
+    rf"\s*(?P<thousands>{_THOUSANDS})?\s*(?P<post>{_RUB})?$",
+    re.IGNORECASE,
+)
+# Nobody reports a missing payment of more than this; longer digit strings are card or account numbers.
+MAX_AMOUNT = Decimal("100000000")
+
+
+@dataclass(frozen=True)
+class Money:
+    amount: Decimal
+    currency: Currency = "RUB"
+
+    def __str__(self) -> str:
+        """``1200 RUB``; kopecks only when there are any (``1200.50 RUB``)."""
+        if self.amount == self.amount.to_integral_value():
+            return f"{self.amount.quantize(Decimal(1))} {self.currency}"
+        return f"{self.amount.quantize(Decimal('0.01'))} {self.currency}"
+
+
+def parse_amount(value: str) -> Money | None:
+    """A positive amount of roubles: ``1 200 р``, ``350₽``, ``1500 рублей``, ``700 rubles``, ``RUB 450``, ``2 тыс``.
+
+    A bare number counts as roubles too (the answer to "what amount?").
+    """
+    match = _AMOUNT.match(_squash(value))
+    if match is None or (match.group("pre") and match.group("post")):
+        return None
+    whole = re.sub(r"\D", "", match.group("whole"))
+    amount = Decimal(f"{whole}.{match.group('fraction') or '0'}")
+    if match.group("thousands"):
+        amount *= 1000
+    if amount <= 0 or amount > MAX_AMOUNT:
+        return None
+    return Money(amount=amount)
+
+
+def normalize_amount(value: str) -> str | None:
+    """``parse_amount`` as the slot stores it: ``"1200 RUB"``."""
+    money = parse_amount(value)
+    return str(money) if money is not None else None
+
+
+# --- free-text values ----------------------------------------------------------------------------------------
+
+_HAS_ALNUM = re.compile(r"[^\W_]")
+_HAS_LETTER = re.compile(r"[^\W\d_]")
+MIN_ADDRESS_LENGTH = 5
+
+
+def normalize_date(value: str) -> str | None:
+    """The customer's own words for a date (``вчера``, ``3 ноября``, ``last friday``), trimmed.
+
+    Dates are kept as written: the operator reads them, and resolving "позавчера" needs the conversation's
+    time zone, which the bot does not know. Empty text and text without a letter or digit are rejected.
+    """
+    text = _squash(value)
+    return text if _HAS_ALNUM.search(text) else None
+
+
+def normalize_address(value: str) -> str | None:
+    """An address as written, trimmed: at least 5 characters and at least one letter (``ул. Ленина 5``)."""
+    text = _squash(value)
+    if len(text) < MIN_ADDRESS_LENGTH or not _HAS_LETTER.search(text):
+        return None
+    return text
