@@ -1,0 +1,30 @@
+"""The long-lived objects one gateway process shares between requests, built in the app's lifespan."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fastapi import Request
+from redis.asyncio import Redis
+
+from gateway.dispatch import Dispatcher
+from gateway.inbox import Inbox
+from gateway.rasa_client import RasaClient
+from gateway.settings import GatewaySettings
+
+
+@dataclass(frozen=True)
+class Services:
+    settings: GatewaySettings
+    redis: Redis
+    rasa: RasaClient
+    inbox: Inbox
+    dispatcher: Dispatcher
+
+
+def get_services(request: Request) -> Services:
+    """FastAPI dependency. Raises (and so answers a logged 500) only if the lifespan never ran."""
+    services = getattr(request.app.state, "services", None)
+    if not isinstance(services, Services):
+        raise RuntimeError("gateway services are not started: the app's lifespan did not run")
+    return services

@@ -1,0 +1,166 @@
+"""Helpers shared by the gateway tests (a uniquely named module: several test folders have a conftest)."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import AbstractAsyncContextManager, contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import redis as redis_sync
+from fastapi import FastAPI
+from redis.asyncio import Redis
+
+from gateway.services import Services
+from gateway.settings import GatewaySettings
+from zabota import redis_keys
+
+# Tests use database 15 and nothing else, each test under its own key prefix (conftest.key_prefix).
+TEST_REDIS_URL = os.environ.get("ZABOTA_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+assert TEST_REDIS_URL.rstrip("/").endswith("/15"), "gateway tests must use Redis database 15 only"
+RASA_TOKEN = "test-token"
+
+
+def closed_port() -> int:
+    """A local port nobody listens on (bound, then released), for "connection refused"."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
+
+
+def closed_url(scheme: str = "http", suffix: str = "") -> str:
+    return f"{scheme}://127.0.0.1:{closed_port()}{suffix}"
+
+
+@dataclass
+class FakeRasa:
+    """A tiny server speaking Rasa's REST channel webhook and /status, in a thread, on a loopback port.
+
+    ``mode``: "echo" answers "echo: <message>" with a button; "error" answers 500; "slow" sleeps first;
+    "garbage" answers a body that is not Rasa's format. ``fail_on`` makes any message containing it fail.
+    """
+
+    mode: str = "echo"
+    fail_on: str | None = None
+    slow_seconds: float = 1.0
+    requests: list[dict[str, Any]] = field(default_factory=list)
+    # Length of the inbound stream seen at each webhook call: proves the message was stored first.
+    inbound_seen: list[int] = field(default_factory=list)
+    url: str = ""
+
+    def reply_for(self, message: str) -> list[dict[str, Any]]:
+        return [
+            {
+                "recipient_id": "x",
+                "text": f"echo: {message}",
+                "buttons": [{"title": "Да", "payload": "/affirm"}],
+            }
+        ]
+
+
+def _handler(fake: FakeRasa) -> type[BaseHTTPRequestHandler]:
+    store = redis_sync.Redis.from_url(TEST_REDIS_URL, decode_responses=True)
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:  # keep test output clean
+            return
+
+        def _send(self, status: int, body: bytes, content_type: str = "application/json") -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_GET(self) -> None:
+            parts = urlsplit(self.path)
+            if parts.path != "/status":
+                self._send(404, b"{}")
+            elif parse_qs(parts.query).get("token") != [RASA_TOKEN]:
+                self._send(401, b'{"message": "unauthorized"}')
+            elif fake.mode == "error":
+                self._send(500, b"{}")
+            else:
+                self._send(200, json.dumps({"model_file": "models/test.tar.gz"}).encode())
+
+        def do_POST(self) -> None:
+            length = int(self.headers.get("Content-Length", "0"))
+            body = json.loads(self.rfile.read(length) or b"{}")
+            if self.path != "/webhooks/rest/webhook":
+                self._send(404, b"{}")
+                return
+            fake.inbound_seen.append(int(store.xlen(redis_keys.INBOUND_STREAM)))
+            message = str(body.get("message", ""))
+            if fake.mode == "error" or (fake.fail_on and fake.fail_on in message):
+                self._send(500, b'{"error": "boom"}')
+                return
+            if fake.mode == "slow":
+                time.sleep(fake.slow_seconds)
+            if fake.mode == "garbage":
+                self._send(200, b'{"not": "a list"}')
+                return
+            fake.requests.append(body)
+            self._send(200, json.dumps(fake.reply_for(message), ensure_ascii=False).encode())
+
+    return Handler
+
+
+@contextmanager
+def serve_fake_rasa() -> Iterator[FakeRasa]:
+    fake = FakeRasa()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(fake))
+    server.daemon_threads = True
+    fake.url = f"http://127.0.0.1:{server.server_address[1]}"
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield fake
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def make_settings(**overrides: Any) -> GatewaySettings:
+    """Every field explicit, so a REDIS_URL in the developer's environment can never reach another database."""
+    values: dict[str, Any] = {
+        "redis_url": TEST_REDIS_URL,
+        "rasa_url": closed_url(),
+        "rasa_token": RASA_TOKEN,
+        "rasa_timeout_seconds": 2.0,
+        "max_message_chars": 4000,
+        # Long: the background loop runs once at start-up; tests drive redelivery themselves.
+        "redelivery_interval_seconds": 3600.0,
+        "log_level": "INFO",
+    }
+    values.update(overrides)
+    return GatewaySettings(**values)
+
+
+@dataclass
+class AppContext:
+    app: FastAPI
+    client: httpx.AsyncClient
+
+    @property
+    def services(self) -> Services:
+        services = self.app.state.services
+        assert isinstance(services, Services)
+        return services
+
+
+StartApp = Callable[..., AbstractAsyncContextManager[AppContext]]
+
+
+async def stream_fields(redis: Redis, key: str) -> list[dict[str, str]]:
+    """The field maps of a stream's entries, oldest first (redis-py's stub allows None everywhere)."""
+    rows = await redis.xrange(key) or []
+    return [{str(k): str(v) for k, v in (fields or {}).items()} for _, fields in rows]
