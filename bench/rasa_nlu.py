@@ -45,6 +45,9 @@ def parse_all(model: Path, texts: Sequence[str]) -> Tuple[List[Prediction], List
     """(intent, confidence) for each text through the full NLU graph, and per-message latency in seconds."""
     logging.getLogger("rasa").setLevel(logging.ERROR)
     from rasa.core.agent import Agent
+    from rasa.utils.log_utils import configure_structlog
+
+    configure_structlog(logging.WARNING)  # Rasa logs every parse at debug level otherwise
 
     agent = Agent.load(str(model))
 

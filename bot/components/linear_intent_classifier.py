@@ -1,10 +1,12 @@
-"""Intent classifier: multinomial logistic regression over TF-IDF word and character n-grams plus the dense
-sentence embeddings that the featurizers before it attached to the message.
+"""Intent classifier: two multinomial logistic regressions, one over TF-IDF word and character n-grams, one over
+the dense sentence embeddings that the featurizers before it attached to the message, combined by a weighted
+geometric mean of their probabilities (late fusion).
 
 Why not DIET for intents: on this project's data and on BANKING77, measured in docs/benchmarks.md, this
-classifier is more accurate and trains in seconds instead of minutes on 2 cores. Character n-grams carry
-Russian morphology, typos and slang; the multilingual sentence vectors carry meaning across paraphrases and
-languages; a linear model over both is a strong, well-calibrated combiner.
+classifier is more accurate and trains in a fraction of the time on 2 cores. Character n-grams carry Russian
+morphology, typos and slang; the multilingual sentence vectors carry meaning across paraphrases and languages.
+Late fusion beat one regression over the concatenated features (BANKING77: 0.936 vs 0.932) and trains faster,
+because the dense block is solved as a dense problem instead of as millions of sparse non-zeros.
 
 Persistence uses plain JSON and .npy arrays (no pickle), so loading a model never executes code.
 """
@@ -68,10 +70,11 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
             "char_ngram_range": [2, 5],
             # ignore character n-grams seen once: they are mostly typos of a single example
             "char_min_df": 2,
-            # weight of the dense sentence vectors against the unit-length TF-IDF blocks
-            "dense_weight": 1.0,
-            # inverse regularisation strength
-            "C": 20.0,
+            # weight of the n-gram model's log-probabilities; the sentence-vector model gets 1 - this
+            "sparse_weight": 0.5,
+            # inverse regularisation strength of each model
+            "C_sparse": 10.0,
+            "C_dense": 10.0,
             "max_iter": 3000,
             "ranking_length": 10,
         }
@@ -87,15 +90,16 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
         resource: Resource,
         word: Optional[TfidfVectorizer] = None,
         char: Optional[TfidfVectorizer] = None,
-        coef: Optional[np.ndarray] = None,
-        intercept: Optional[np.ndarray] = None,
+        weights: Optional[Dict[str, np.ndarray]] = None,
         classes: Optional[List[str]] = None,
     ) -> None:
         self.config = {**self.get_default_config(), **config}
         self._model_storage = model_storage
         self._resource = resource
         self.word, self.char = word, char
-        self.coef, self.intercept, self.classes = coef, intercept, classes
+        # sparse_coef, sparse_intercept and, when the pipeline has dense features, dense_coef, dense_intercept
+        self.weights: Dict[str, np.ndarray] = weights or {}
+        self.classes = classes
 
     @classmethod
     def create(
@@ -108,25 +112,31 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
         return cls(config, model_storage, resource)
 
     # -- features ---------------------------------------------------------------------------------------------
-    def _dense(self, messages: List[Message]) -> Optional[sp.csr_matrix]:
+    @staticmethod
+    def _dense(messages: List[Message]) -> Optional[np.ndarray]:
         rows = []
         for message in messages:
             _, sentence = message.get_dense_features(TEXT)
             if sentence is None:
                 return None
             rows.append(np.asarray(sentence.features, dtype=np.float32).reshape(-1))
-        return sp.csr_matrix(np.vstack(rows) * float(self.config["dense_weight"]))
+        return np.vstack(rows)
 
-    def _matrix(self, messages: List[Message]) -> sp.csr_matrix:
+    def _sparse(self, messages: List[Message]) -> sp.csr_matrix:
         assert self.word is not None and self.char is not None
         texts = [normalise(m.get(TEXT) or "") for m in messages]
-        blocks = [self.word.transform(texts), self.char.transform(texts)]
-        dense = self._dense(messages)
-        if dense is not None:
-            blocks.append(dense)
-        return sp.hstack(blocks).tocsr()
+        return sp.hstack([self.word.transform(texts), self.char.transform(texts)]).tocsr()
 
     # -- training ---------------------------------------------------------------------------------------------
+    def _fit(self, features: Any, labels: List[str], c: float) -> Tuple[np.ndarray, np.ndarray, List[str]]:
+        model = LogisticRegression(C=c, max_iter=int(self.config["max_iter"]))
+        model.fit(features, labels)
+        coef, intercept = model.coef_.astype(np.float32), model.intercept_.astype(np.float32)
+        if coef.shape[0] == 1:  # sklearn's binary case has one row of weights; make it a two-class softmax
+            coef = np.vstack([-coef, coef]) / 2
+            intercept = np.concatenate([-intercept, intercept]) / 2
+        return coef, intercept, [str(c) for c in model.classes_]
+
     def train(self, training_data: TrainingData) -> Resource:
         examples = [m for m in training_data.intent_examples if m.get(TEXT)]
         if not examples:
@@ -137,24 +147,32 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
         self.word, self.char = _vectorizers(self.config)
         self.word.fit(texts)
         self.char.fit(texts)
-        model = LogisticRegression(C=float(self.config["C"]), max_iter=int(self.config["max_iter"]))
-        model.fit(self._matrix(examples), labels)
-        self.coef = model.coef_.astype(np.float32)
-        self.intercept = model.intercept_.astype(np.float32)
-        self.classes = [str(c) for c in model.classes_]
-        if len(self.classes) == 2:  # sklearn's binary case has one row of weights; make it two-class softmax
-            self.coef = np.vstack([-self.coef, self.coef]) / 2
-            self.intercept = np.concatenate([-self.intercept, self.intercept]) / 2
+        coef, intercept, self.classes = self._fit(self._sparse(examples), labels, float(self.config["C_sparse"]))
+        self.weights = {"sparse_coef": coef, "sparse_intercept": intercept}
+        dense = self._dense(examples)
+        if dense is not None:
+            coef, intercept, classes = self._fit(dense, labels, float(self.config["C_dense"]))
+            assert classes == self.classes  # both models see the same labels, sorted the same way
+            self.weights.update(dense_coef=coef, dense_intercept=intercept)
         self.persist()
         return self._resource
 
     # -- prediction -------------------------------------------------------------------------------------------
+    @staticmethod
+    def _log_softmax(logits: np.ndarray) -> np.ndarray:
+        logits = logits - np.max(logits, axis=1, keepdims=True)
+        return logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
+
     def predict_proba(self, messages: List[Message]) -> np.ndarray:
-        assert self.coef is not None and self.intercept is not None
-        logits = self._matrix(messages) @ self.coef.T + self.intercept
-        logits = np.asarray(logits) - np.max(logits, axis=1, keepdims=True)
-        probs = np.exp(logits)
-        return probs / probs.sum(axis=1, keepdims=True)
+        w = self.weights
+        log_probs = self._log_softmax(np.asarray(self._sparse(messages) @ w["sparse_coef"].T) + w["sparse_intercept"])
+        dense = self._dense(messages) if "dense_coef" in w else None
+        if dense is not None:
+            dense_log_probs = self._log_softmax(dense @ w["dense_coef"].T + w["dense_intercept"])
+            alpha = float(self.config["sparse_weight"])
+            log_probs = alpha * log_probs + (1 - alpha) * dense_log_probs
+        # renormalised geometric mean: a proper distribution for the FallbackClassifier's thresholds
+        return np.exp(self._log_softmax(log_probs))
 
     def process(self, messages: List[Message]) -> List[Message]:
         if self.classes is None or not messages:
@@ -182,14 +200,15 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
         with self._model_storage.write_to(self._resource) as directory:
             meta = {
                 "classes": self.classes,
+                "weights": sorted(self.weights),
                 "word_vocabulary": {k: int(v) for k, v in self.word.vocabulary_.items()},
                 "char_vocabulary": {k: int(v) for k, v in self.char.vocabulary_.items()},
             }
             (directory / "meta.json").write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
             np.save(directory / "word_idf.npy", self.word.idf_)
             np.save(directory / "char_idf.npy", self.char.idf_)
-            np.save(directory / "coef.npy", self.coef)
-            np.save(directory / "intercept.npy", self.intercept)
+            for name, array in self.weights.items():
+                np.save(directory / f"{name}.npy", array)
 
     @classmethod
     def load(
@@ -218,8 +237,7 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
                     resource,
                     word=word,
                     char=char,
-                    coef=np.load(directory / "coef.npy", allow_pickle=False),
-                    intercept=np.load(directory / "intercept.npy", allow_pickle=False),
+                    weights={n: np.load(directory / f"{n}.npy", allow_pickle=False) for n in meta["weights"]},
                     classes=meta["classes"],
                 )
         except ValueError:
