@@ -81,5 +81,8 @@ bench-nlu: setup ## train the NLU pipeline on TRAIN=<csv> and score on TEST=<csv
 bench-datasets: $(BOT_STAMP) ## write BANKING77, CLINC150, HWU64 as text,intent CSVs under bench/data/external/
 	@$(BOT_PY) -m bench.datasets --shared ../shared/datasets --out bench/data/external
 
+bench-all: setup train ## every NLU benchmark of docs/benchmarks.md (about 30 min); JSON lines under results/bench/
+	@scripts/bench-all.sh
+
 clean: ## remove trained models and caches (not the environments)
 	rm -rf models/ .pytest_cache .mypy_cache .ruff_cache results/
