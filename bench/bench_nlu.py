@@ -13,7 +13,15 @@ import tempfile
 from pathlib import Path
 
 from bench.baseline import tfidf_logreg
-from bench.nlu_metrics import FALLBACK_INTENT, fallback_label, read_labelled_csv, report, score
+from bench.nlu_metrics import (
+    FALLBACK_INTENT,
+    fallback_label,
+    read_labelled_csv,
+    report,
+    score,
+    sweep_report,
+    threshold_sweep,
+)
 from bench.rasa_nlu import parse_all, train_nlu_model
 
 
@@ -31,12 +39,19 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="zabota-bench-") as tmp:
         model, train_seconds = train_nlu_model(args.config, train_texts, train_intents, Path(tmp))
         predictions, _ = parse_all(model, test_texts)
-    predicted = [fallback_as if name == FALLBACK_INTENT else name for name, _ in predictions]
+    predicted = [fallback_as if p.intent == FALLBACK_INTENT else p.intent for p in predictions]
     scores = score(gold, predicted)
     baseline_predicted, baseline_seconds = tfidf_logreg(train_texts, train_intents, test_texts)
     baseline = score(gold, baseline_predicted)
 
     print(report(scores, f"zabota NLU pipeline ({args.config}) trained on {args.train} in {train_seconds:.0f} s"))
+    sweep = threshold_sweep(
+        gold,
+        [p.top for p in predictions],
+        [p.top_confidence for p in predictions],
+        [p.second_confidence for p in predictions],
+    )
+    print(sweep_report(sweep))
     print(report(baseline, f"baseline TF-IDF + logistic regression (trained in {baseline_seconds:.1f} s)", 5, 5))
     result = {
         "train": str(args.train),
@@ -54,6 +69,7 @@ def main() -> None:
         result["in_scope_accuracy"] = round(scores.in_scope_accuracy or 0.0, 4)
         result["baseline_tfidf_lr_oos_recall"] = round(baseline.oos_recall or 0.0, 4)
         result["baseline_tfidf_lr_in_scope_accuracy"] = round(baseline.in_scope_accuracy or 0.0, 4)
+    result["top1_accuracy_without_fallback"] = round(sweep[0]["accuracy"], 4)
     print(json.dumps(result))
 
 

@@ -11,7 +11,15 @@ import json
 import statistics
 from pathlib import Path
 
-from bench.nlu_metrics import FALLBACK_INTENT, fallback_label, read_labelled_csv, report, score
+from bench.nlu_metrics import (
+    FALLBACK_INTENT,
+    fallback_label,
+    read_labelled_csv,
+    report,
+    score,
+    sweep_report,
+    threshold_sweep,
+)
 from bench.rasa_nlu import parse_all
 
 
@@ -24,10 +32,17 @@ def main() -> None:
     texts, gold = read_labelled_csv(args.test)
     predictions, latencies = parse_all(args.model, texts)
     fallback_as = fallback_label(sorted(set(gold)))
-    predicted = [fallback_as if name == FALLBACK_INTENT else name for name, _ in predictions]
+    predicted = [fallback_as if p.intent == FALLBACK_INTENT else p.intent for p in predictions]
     scores = score(gold, predicted)
     print(report(scores, f"{args.test} with {args.model.name}"))
-    fallbacks = sum(name == FALLBACK_INTENT for name, _ in predictions)
+    sweep = threshold_sweep(
+        gold,
+        [p.top for p in predictions],
+        [p.top_confidence for p in predictions],
+        [p.second_confidence for p in predictions],
+    )
+    print(sweep_report(sweep))
+    fallbacks = sum(p.intent == FALLBACK_INTENT for p in predictions)
     latencies_ms = sorted(x * 1000 for x in latencies)
     p50 = statistics.median(latencies_ms)
     p95 = latencies_ms[int(0.95 * (len(latencies_ms) - 1))]
@@ -44,6 +59,7 @@ def main() -> None:
     }
     if scores.oos_recall is not None:
         result["oos_recall"] = round(scores.oos_recall, 4)
+    result["top1_accuracy_without_fallback"] = round(sweep[0]["accuracy"], 4)
     print(json.dumps(result))
 
 

@@ -99,3 +99,40 @@ def report(scores: Scores, title: str, worst: int = 10, top_confusions: int = 15
     for g, p, c in scores.confusions[:top_confusions]:
         lines.append(f"  {g} -> {p}: {c}")
     return "\n".join(lines)
+
+
+def threshold_sweep(
+    gold: Sequence[str],
+    top: Sequence[str],
+    top_confidence: Sequence[float],
+    second_confidence: Sequence[float],
+    thresholds: Sequence[float] = (0.0, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5),
+    ambiguity: Sequence[float] = (0.0, 0.05),
+) -> List[Dict[str, float]]:
+    """What FallbackClassifier settings would have given: for each (threshold, ambiguity threshold), the scores
+    with a fallback wherever top confidence < threshold or top - second < ambiguity threshold."""
+    fallback_as = fallback_label(sorted(set(gold)))
+    rows = []
+    for threshold in thresholds:
+        for amb in ambiguity:
+            predicted = [
+                fallback_as if (c1 < threshold or c1 - c2 < amb) else name
+                for name, c1, c2 in zip(top, top_confidence, second_confidence, strict=True)
+            ]
+            s = score(gold, predicted)
+            row = {"threshold": threshold, "ambiguity": amb, "accuracy": s.accuracy, "macro_f1": s.macro_f1}
+            if s.oos_recall is not None:
+                row["in_scope_accuracy"] = s.in_scope_accuracy or 0.0
+                row["oos_recall"] = s.oos_recall
+            rows.append(row)
+    return rows
+
+
+def sweep_report(rows: List[Dict[str, float]]) -> str:
+    lines = ["-- fallback threshold sweep (threshold / ambiguity: accuracy, in-scope accuracy, out-of-scope recall)"]
+    for r in rows:
+        extra = ""
+        if "oos_recall" in r:
+            extra = f", in-scope {r['in_scope_accuracy']:.4f}, oos recall {r['oos_recall']:.4f}"
+        lines.append(f"  {r['threshold']:.2f} / {r['ambiguity']:.2f}: accuracy {r['accuracy']:.4f}{extra}")
+    return "\n".join(lines)

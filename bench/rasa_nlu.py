@@ -8,7 +8,7 @@ import logging
 import os
 import time
 from pathlib import Path
-from typing import Dict, List, Sequence, Tuple
+from typing import Dict, List, NamedTuple, Sequence, Tuple
 
 # Before Rasa is imported: quiet TensorFlow, no telemetry, CPU only.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -16,7 +16,17 @@ os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
 os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
 os.environ.setdefault("LOG_LEVEL", "WARNING")
 
-Prediction = Tuple[str, float]
+FALLBACK = "nlu_fallback"
+
+
+class Prediction(NamedTuple):
+    """The pipeline's final intent and confidence, plus the classifier's own top two before any fallback."""
+
+    intent: str
+    confidence: float
+    top: str
+    top_confidence: float
+    second_confidence: float
 
 
 def write_training_json(texts: Sequence[str], intents: Sequence[str], path: Path) -> None:
@@ -59,7 +69,16 @@ def parse_all(model: Path, texts: Sequence[str]) -> Tuple[List[Prediction], List
             parsed: Dict = await agent.parse_message(text)
             latencies.append(time.perf_counter() - start)
             intent = parsed.get("intent") or {}
-            out.append((intent.get("name") or "", float(intent.get("confidence") or 0.0)))
+            ranking = [r for r in parsed.get("intent_ranking") or [] if r.get("name") != FALLBACK] or [intent]
+            out.append(
+                Prediction(
+                    intent=intent.get("name") or "",
+                    confidence=float(intent.get("confidence") or 0.0),
+                    top=ranking[0].get("name") or "",
+                    top_confidence=float(ranking[0].get("confidence") or 0.0),
+                    second_confidence=float(ranking[1].get("confidence") or 0.0) if len(ranking) > 1 else 0.0,
+                )
+            )
         return out, latencies
 
     return asyncio.run(run())
