@@ -55,8 +55,9 @@ lint: $(APP_STAMP) ## ruff
 typecheck: $(APP_STAMP) ## mypy on the application code
 	$(APP_VENV)/bin/mypy
 
-unit: $(APP_STAMP) ## unit tests (no servers)
+unit: setup ## unit tests (no servers): application code, then the custom Rasa components in the bot env
 	$(APP_VENV)/bin/pytest -m "not integration" -q
+	$(BOT_PY) -m pytest -c tests/bot/pytest.ini tests/bot
 
 integration: setup train ## integration tests: real Redis, real Rasa model, real HTTP
 	$(APP_VENV)/bin/pytest -m integration -q
