@@ -75,9 +75,9 @@ eval-nlu: setup train ## score the trained model on TEST=<csv text,intent>
 	@test -n "$(TEST)" || { echo "usage: make eval-nlu TEST=path.csv" >&2; exit 2; }
 	@$(BOT_PY) -m bench.eval_nlu --model "$$(cat models/current)" --test "$(TEST)"
 
-bench-nlu: setup ## train the NLU pipeline on TRAIN=<csv> and score on TEST=<csv>, with a TF-IDF baseline
+bench-nlu: setup ## train the NLU pipeline (or CONFIG=<yml>) on TRAIN=<csv>, score on TEST=<csv>, with a TF-IDF baseline
 	@test -n "$(TRAIN)" -a -n "$(TEST)" || { echo "usage: make bench-nlu TRAIN=a.csv TEST=b.csv" >&2; exit 2; }
-	@$(BOT_PY) -m bench.bench_nlu --train "$(TRAIN)" --test "$(TEST)" --config bot/config.yml
+	@$(BOT_PY) -m bench.bench_nlu --train "$(TRAIN)" --test "$(TEST)" --config "$(or $(CONFIG),bot/config.yml)"
 
 bench-datasets: $(BOT_STAMP) ## write BANKING77, CLINC150, HWU64 as text,intent CSVs under bench/data/external/
 	@$(BOT_PY) -m bench.datasets --shared ../shared/datasets --out bench/data/external
