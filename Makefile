@@ -17,7 +17,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
 .PHONY: help setup run test lint typecheck unit integration validate test-stories train eval-nlu bench-nlu \
-        bench-datasets bench-all lock-bot lock-app clean
+        bench-datasets bench-all lock-bot lock-app clean kb-build kb-search kb-eval bench-kb-scale
 
 help: ## list every target
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | awk -F'\t' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -45,7 +45,24 @@ lock-app: ## re-resolve requirements/app.in into requirements/app.lock (Python 3
 train: setup ## train the bot unless a model of the same training inputs exists (content hash)
 	@scripts/train.sh
 
-run: setup train ## set up what is missing and start Redis, Rasa, the action server and the gateway
+# Knowledge base: without arguments, the project's articles (kb/articles) into the index the service uses
+# (build/kb-index); incremental by content hash, so an unchanged corpus costs a second.
+KB_ARGS = $(if $(INDEX),--index "$(INDEX)")
+kb-build: $(APP_STAMP) ## build the FAISS knowledge-base index [SOURCE=<dir|csv|jsonl>] [INDEX=<dir>]
+	@$(APP_PY) -m kb_index $(KB_ARGS) build $(if $(SOURCE),--source "$(SOURCE)")
+
+kb-search: $(APP_STAMP) ## search the knowledge base: Q="..." [INDEX=<dir>]
+	@test -n "$(Q)" || { echo 'usage: make kb-search Q="как сменить тариф"' >&2; exit 2; }
+	@$(APP_PY) -m kb_index $(KB_ARGS) search "$(Q)"
+
+kb-eval: $(APP_STAMP) ## recall@1/@5, MRR, latency vs dense-only and char TF-IDF: QUERIES=<csv query,expected_id> [INDEX=<dir>]
+	@test -n "$(QUERIES)" || { echo "usage: make kb-eval QUERIES=bench/data/kb_queries.csv" >&2; exit 2; }
+	@$(APP_PY) -m kb_index $(KB_ARGS) eval --queries "$(QUERIES)" $(if $(NEGATIVES),--negatives "$(NEGATIVES)")
+
+bench-kb-scale: $(APP_STAMP) ## FAISS at 1M x 384-d synthetic vectors: build time, RAM, p50/p95, recall@10 (about 30 min)
+	@$(APP_PY) -m bench.kb_scale
+
+run: setup train kb-build ## set up what is missing and start Redis, Rasa, the action server and the gateway
 	@$(APP_PY) -m zabota.stack run
 
 lint: $(APP_STAMP) ## ruff
@@ -59,14 +76,14 @@ unit: setup ## unit tests (no servers): application code, then the custom Rasa c
 	$(APP_VENV)/bin/pytest -m "not integration" -q
 	$(BOT_PY) -m pytest -c tests/bot/pytest.ini tests/bot
 
-integration: setup train ## integration tests: real Redis, real Rasa model, real HTTP
+integration: setup train kb-build ## integration tests: real Redis, real Rasa model, real HTTP
 	$(APP_VENV)/bin/pytest -m integration -q
 
 validate: $(BOT_STAMP) ## rasa data validate
 	$(BOT_VENV)/bin/rasa data validate --domain bot/domain.yml --data bot/data nlu_data \
 	    --config bot/config.yml
 
-test-stories: setup train ## conversation tests (rasa test core on tests/bot/test_stories.yml)
+test-stories: setup train kb-build ## conversation tests (rasa test core on tests/bot/test_stories.yml)
 	@$(APP_PY) -m zabota.stack test-stories
 
 test: lint typecheck unit validate integration test-stories ## everything CI runs
@@ -85,5 +102,5 @@ bench-datasets: $(BOT_STAMP) ## write BANKING77, CLINC150, HWU64 as text,intent 
 bench-all: setup train ## every NLU benchmark of docs/benchmarks.md (about 30 min); JSON lines under results/bench/
 	@scripts/bench-all.sh
 
-clean: ## remove trained models and caches (not the environments)
-	rm -rf models/ .pytest_cache .mypy_cache .ruff_cache results/
+clean: ## remove trained models, the knowledge-base index and caches (not the environments)
+	rm -rf models/ build/ .pytest_cache .mypy_cache .ruff_cache results/

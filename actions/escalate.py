@@ -22,6 +22,7 @@ from actions.tracker_data import (
     has_response,
     input_channel,
     latest_intent,
+    problem_intent,
     slot_text,
 )
 from zabota.catalog import load_catalog
@@ -35,16 +36,18 @@ FALLBACK_REASON = "fallback"
 
 
 def handoff_response(record: HandoffRecord, domain: DomainDict) -> str:
-    """``utter_handoff_<intent>`` where the domain has one (crisis, fraud_report...), for a fallback handoff
-    ``utter_handoff_fallback`` where the domain has it, else ``utter_handoff``."""
-    candidates = [f"{GENERIC_RESPONSE}_{record.intent}"]
-    if record.reason == FALLBACK_REASON:
-        candidates.append(f"{GENERIC_RESPONSE}_{FALLBACK_REASON}")
+    """``utter_handoff_<intent>`` where the domain has one (crisis, fraud_report...), else one for the reason
+    (``utter_handoff_fallback``, ``utter_handoff_kb_unhelpful``) where the domain has it, else ``utter_handoff``."""
+    candidates = [f"{GENERIC_RESPONSE}_{record.intent}", f"{GENERIC_RESPONSE}_{record.reason}"]
     return next((name for name in candidates if has_response(domain, name)), GENERIC_RESPONSE)
 
 
-def handoff_from_tracker(tracker: Tracker) -> HandoffRecord:
-    intent, confidence = latest_intent(tracker)
+def handoff_from_tracker(tracker: Tracker, reason: str | None = None) -> HandoffRecord:
+    """The handoff of this conversation. ``reason`` is given when another action decided the handoff (the
+    knowledge base could not help); the customer's problem is then the intent before their "no", not the "no"."""
+    intent, confidence = problem_intent(tracker) if reason else latest_intent(tracker)
+    if reason is None and intent == FALLBACK_INTENT:
+        reason = FALLBACK_REASON
     entities = {name: value for name in HANDOFF_ENTITY_SLOTS if (value := slot_text(tracker, name)) is not None}
     return build_handoff(
         catalog=load_catalog(),
@@ -54,9 +57,51 @@ def handoff_from_tracker(tracker: Tracker) -> HandoffRecord:
         language=conversation_language(tracker),
         channel=input_channel(tracker),
         events=events(tracker),
-        reason=FALLBACK_REASON if intent == FALLBACK_INTENT else None,
+        reason=reason,
         entities=entities,
     )
+
+
+async def escalate(
+    dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict, reason: str | None = None
+) -> list[dict[str, Any]]:
+    """Hands the conversation to a person: the handoff record on the operators' stream, the customer told what
+    happens next, any active form stopped. ``action_escalate`` runs it, and so do actions that decide a
+    handoff themselves (actions/kb.py), so every handoff is made the same way."""
+    record = handoff_from_tracker(tracker, reason)
+    fields = {
+        "conversation": mask_for_log(record.conversation_id),
+        "intent": record.intent,
+        "confidence": record.confidence,
+        "priority": record.priority,
+        "reason": record.reason,
+        "sensitive": record.sensitive,
+        "language": record.language,
+        "channel": record.channel,
+        "entities": sorted(record.entities),  # names only: the values are personal data
+    }
+    response = handoff_response(record, domain)
+    try:
+        entry_id = await HandoffQueue(get_redis()).push(record)
+    except (RedisError, OSError) as error:
+        # Redis is down, so no handoff exists. We do not re-raise, and we do not pretend either:
+        # - the failure is marked where people act on it: the error log below (monitoring alerts on
+        #   ``handoff.store_failed``), and no event is returned that would record a handoff in the tracker;
+        # - the customer is still told that a person takes over: the conversation is not lost, because the
+        #   gateway wrote every inbound message to zabota:inbound before routing it, and it can be picked up
+        #   from there.
+        # The reply is the same as on success on purpose, not the generic utter_handoff: the intent's own
+        # responses carry what the customer must do now whatever happens to the queue (112 and the helpline
+        # for crisis, the number that blocks a SIM for lost_device and fraud_report).
+        log.error("handoff.store_failed", error=type(error).__name__, response=response, **fields)
+    else:
+        log.info("handoff.created", entry_id=entry_id, response=response, **fields)
+    dispatcher.utter_message(response=response)
+
+    if active_loop_name(tracker) is None:
+        return []
+    # A person takes over: the form the customer was in must not ask its next question.
+    return [ActiveLoop(None), SlotSet(REQUESTED_SLOT, None)]
 
 
 class ActionEscalate(Action):  # type: ignore[misc]  # rasa_sdk ships no type information
@@ -64,37 +109,4 @@ class ActionEscalate(Action):  # type: ignore[misc]  # rasa_sdk ships no type in
         return "action_escalate"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[dict[str, Any]]:
-        record = handoff_from_tracker(tracker)
-        fields = {
-            "conversation": mask_for_log(record.conversation_id),
-            "intent": record.intent,
-            "confidence": record.confidence,
-            "priority": record.priority,
-            "reason": record.reason,
-            "sensitive": record.sensitive,
-            "language": record.language,
-            "channel": record.channel,
-            "entities": sorted(record.entities),  # names only: the values are personal data
-        }
-        response = handoff_response(record, domain)
-        try:
-            entry_id = await HandoffQueue(get_redis()).push(record)
-        except (RedisError, OSError) as error:
-            # Redis is down, so no handoff exists. We do not re-raise, and we do not pretend either:
-            # - the failure is marked where people act on it: the error log below (monitoring alerts on
-            #   ``handoff.store_failed``), and no event is returned that would record a handoff in the tracker;
-            # - the customer is still told that a person takes over: the conversation is not lost, because the
-            #   gateway wrote every inbound message to zabota:inbound before routing it, and it can be picked up
-            #   from there.
-            # The reply is the same as on success on purpose, not the generic utter_handoff: the intent's own
-            # responses carry what the customer must do now whatever happens to the queue (112 and the helpline
-            # for crisis, the number that blocks a SIM for lost_device and fraud_report).
-            log.error("handoff.store_failed", error=type(error).__name__, response=response, **fields)
-        else:
-            log.info("handoff.created", entry_id=entry_id, response=response, **fields)
-        dispatcher.utter_message(response=response)
-
-        if active_loop_name(tracker) is None:
-            return []
-        # A person takes over: the form the customer was in must not ask its next question.
-        return [ActiveLoop(None), SlotSet(REQUESTED_SLOT, None)]
+        return await escalate(dispatcher, tracker, domain)

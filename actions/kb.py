@@ -1,19 +1,86 @@
-"""action_answer_from_kb: answer with the knowledge-base article of the latest intent, then ask if it helped."""
+"""Knowledge-base actions: answer from the FAISS index with the article as the source, ask whether it helped,
+and hand the customer to a person when the knowledge base cannot help (``kb_index.answering``): two unhelpful
+answers or two answerless questions in a row run the same escalation as ``action_escalate``, reason
+``kb_unhelpful``."""
 
 from __future__ import annotations
 
+import asyncio
+import time
 from typing import Any
 
 import structlog
 from rasa_sdk import Action, Tracker
+from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
+from redis.exceptions import RedisError
+from redis.typing import EncodableT, FieldT
 
-from actions.tracker_data import conversation_language, latest_intent, latest_text
+from actions.escalate import escalate
+from actions.settings import get_kb, get_redis
+from actions.tracker_data import FALLBACK_INTENT, conversation_language, latest_intent, latest_text, slot_text
+from kb_index.answering import ESCALATION_REASON, KbChoice, KbCounters, choose_article, steps_text
 from kb_index.directory import load_directory, topic_for_intent
+from kb_index.index import IndexError_
+from kb_index.search import QueryError
+from zabota import redis_keys
 from zabota.catalog import load_catalog
+from zabota.language import Language
+from zabota.redaction import mask_for_log
 
 log = structlog.stdlib.get_logger(__name__)
+
+# Slots (bot/domain.yml) that carry the knowledge-base state between turns.
+ARTICLE_SLOT = "kb_article"
+UNHELPFUL_SLOT = "kb_unhelpful"
+MISSES_SLOT = "kb_misses"
+
+
+def counters(tracker: Tracker) -> KbCounters:
+    def number(name: str) -> int:
+        value = tracker.get_slot(name)
+        return int(value) if isinstance(value, int | float) else 0
+
+    return KbCounters(number(UNHELPFUL_SLOT), number(MISSES_SLOT))
+
+
+def counter_events(state: KbCounters) -> list[dict[str, Any]]:
+    return [
+        SlotSet(UNHELPFUL_SLOT, float(state.unhelpful_in_a_row)),
+        SlotSet(MISSES_SLOT, float(state.misses_in_a_row)),
+    ]
+
+
+async def hand_over(
+    dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict, state: KbCounters
+) -> list[dict[str, Any]]:
+    """The knowledge base cannot help: the foundation's escalation (``actions.escalate``), reason kb_unhelpful."""
+    log.info("kb.escalated", unhelpful=state.unhelpful_in_a_row, misses=state.misses_in_a_row)
+    events = await escalate(dispatcher, tracker, domain, reason=ESCALATION_REASON)
+    return [*counter_events(KbCounters()), SlotSet(ARTICLE_SLOT, None), *events]
+
+
+async def record_event(fields: dict[str, str]) -> None:
+    """Appends to the knowledge-base event stream. A Redis failure is logged, not raised: the customer's answer
+    does not depend on it, and the conversation itself is stored by Rasa's tracker store."""
+    try:
+        entry: dict[FieldT, EncodableT] = {"at": f"{time.time():.3f}"}
+        entry.update(fields)
+        await get_redis().xadd(
+            redis_keys.KB_EVENTS_STREAM,
+            entry,
+            maxlen=redis_keys.KB_EVENTS_STREAM_MAXLEN,
+            approximate=True,
+        )
+    except (RedisError, OSError) as error:
+        log.error("kb.event_store_failed", error=type(error).__name__, kind=fields.get("kind"))
+
+
+def _search(text: str, lang: Language, topic: str | None) -> KbChoice | None:
+    """The article for ``text``; None when the index cannot be used (logged as an error by the caller)."""
+    retriever = get_kb().get()
+    return choose_article(retriever.search(text, lang=lang, k=5), topic)
 
 
 class ActionAnswerFromKb(Action):  # type: ignore[misc]  # rasa_sdk ships no type information
@@ -21,18 +88,86 @@ class ActionAnswerFromKb(Action):  # type: ignore[misc]  # rasa_sdk ships no typ
         return "action_answer_from_kb"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[dict[str, Any]]:
-        intent, _ = latest_intent(tracker)
+        intent, confidence = latest_intent(tracker)
         lang = conversation_language(tracker)
-        topic = topic_for_intent(load_catalog(), intent, latest_text(tracker))
-        directory = load_directory()
-        if topic is None or topic not in directory:
-            if topic is not None:
-                log.error("kb.topic_unknown", topic=topic, intent=intent)
-            log.info("kb.not_found", intent=intent, lang=lang)
-            dispatcher.utter_message(response="utter_kb_not_found")
-            return []
-        article = directory.article(topic, lang)
-        log.info("kb.answered", intent=intent, topic=topic, lang=lang)
-        dispatcher.utter_message(response="utter_kb_answer", title=article.title, url=article.url)
+        text = latest_text(tracker)
+        topic = topic_for_intent(load_catalog(), intent, text)
+        conversation = mask_for_log(str(tracker.sender_id))
+        choice: KbChoice | None = None
+        try:
+            # the search embeds the query (CPU, ~10-50 ms): off the event loop so other conversations go on
+            choice = await asyncio.to_thread(_search, text, lang, topic) if text else KbChoice(None, "none")
+        except QueryError as error:
+            log.info("kb.query_rejected", reason=str(error), intent=intent)
+            choice = KbChoice(None, "none")
+        except IndexError_ as error:
+            log.error("kb.index_unavailable", error=str(error), intent=intent)
+
+        if choice is None:
+            # The index is missing or broken: the catalog still names the intent's article, so the customer gets
+            # its title and link rather than nothing. Loud in the logs (above), not silent.
+            directory = load_directory()
+            if topic is not None and topic in directory:
+                article = directory.article(topic, lang)
+                dispatcher.utter_message(response="utter_kb_link", title=article.title, url=article.url)
+                dispatcher.utter_message(response="utter_ask_helpful")
+                return [SlotSet(ARTICLE_SLOT, topic)]
+            choice = KbChoice(None, "none")
+
+        state = counters(tracker).after_answer(choice.hit is not None)
+        if choice.hit is None:
+            log.info("kb.not_found", intent=intent, confidence=confidence, lang=lang, conversation=conversation)
+            await record_event({"kind": "miss", "conversation": str(tracker.sender_id), "intent": intent, "lang": lang})
+            if state.escalate:
+                return await hand_over(dispatcher, tracker, domain, state)
+            # a low-confidence message was not understood at all: ask to rephrase rather than "no article"
+            dispatcher.utter_message(
+                response="utter_please_rephrase" if intent == FALLBACK_INTENT else "utter_kb_not_found"
+            )
+            return [SlotSet(ARTICLE_SLOT, None), *counter_events(state)]
+
+        hit = choice.hit
+        log.info("kb.answered", intent=intent, topic=hit.id, source=choice.source, score=hit.score, lang=lang)
+        await record_event(
+            {
+                "kind": "answer",
+                "conversation": str(tracker.sender_id),
+                "intent": intent,
+                "article": hit.id,
+                "lang": hit.lang,
+                "score": f"{hit.score:.4f}",
+                "source": choice.source,
+            }
+        )
+        dispatcher.utter_message(
+            response="utter_kb_answer", title=hit.title, steps=steps_text(hit.snippet), url=hit.url
+        )
         dispatcher.utter_message(response="utter_ask_helpful")
-        return []
+        return [SlotSet(ARTICLE_SLOT, hit.id), *counter_events(state)]
+
+
+class ActionKbFeedback(Action):  # type: ignore[misc]  # rasa_sdk ships no type information
+    """The customer's answer to «Помогло?»: recorded; two «нет» in a row hand over to a person."""
+
+    def name(self) -> str:
+        return "action_kb_feedback"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[dict[str, Any]]:
+        intent, _ = latest_intent(tracker)
+        helpful = intent == "affirm"
+        article = slot_text(tracker, ARTICLE_SLOT) or ""
+        await record_event(
+            {
+                "kind": "feedback",
+                "conversation": str(tracker.sender_id),
+                "article": article,
+                "helpful": "yes" if helpful else "no",
+                "lang": conversation_language(tracker),
+            }
+        )
+        state = counters(tracker).after_feedback(helpful)
+        log.info("kb.feedback", article=article, helpful=helpful, unhelpful_in_a_row=state.unhelpful_in_a_row)
+        if state.escalate:
+            return await hand_over(dispatcher, tracker, domain, state)
+        dispatcher.utter_message(response="utter_kb_helped" if helpful else "utter_kb_not_helped")
+        return counter_events(state)

@@ -11,6 +11,10 @@ from dataclasses import dataclass
 
 from redis.asyncio import Redis
 
+from kb_index.embedders import create_embedder
+from kb_index.live import LiveRetriever
+from kb_index.settings import KbSettings
+
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 # An escalation must not hang until Rasa's action timeout when Redis is unreachable.
 REDIS_TIMEOUT_SECONDS = 2.0
@@ -47,3 +51,16 @@ async def close_redis() -> None:
     client, _redis = _redis, None
     if client is not None:
         await client.aclose()
+
+
+_kb: LiveRetriever | None = None
+
+
+def get_kb() -> LiveRetriever:
+    """The action server's knowledge base, from ``KbSettings.from_env()`` on first use. The index is loaded by
+    the first search and swapped in place when a new build is activated (``make kb-build``)."""
+    global _kb
+    if _kb is None:
+        settings = KbSettings.from_env()
+        _kb = LiveRetriever(settings.index_dir, create_embedder(settings.embedder), settings.search)
+    return _kb

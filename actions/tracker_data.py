@@ -53,6 +53,25 @@ def latest_intent(tracker: Tracker) -> tuple[str, float]:
     return str(intent["name"]), float(confidence) if isinstance(confidence, int | float) else 0.0
 
 
+# Replies that answer the bot's question rather than say what the customer needs.
+REPLY_INTENTS = frozenset({"affirm", "deny", "thank", "greet", "goodbye", FALLBACK_INTENT})
+
+
+def problem_intent(tracker: Tracker) -> tuple[str, float]:
+    """The intent of the customer's latest message that says what they need (not a yes/no to the bot's
+    question); the latest intent when there is none."""
+    for event in reversed(events(tracker)):
+        if event.get("event") != "user":
+            continue
+        parse = event.get("parse_data")
+        intent = parse.get("intent") if isinstance(parse, Mapping) else None
+        name = intent.get("name") if isinstance(intent, Mapping) else None
+        if isinstance(name, str) and name and name not in REPLY_INTENTS:
+            confidence = intent.get("confidence") if isinstance(intent, Mapping) else None
+            return name, float(confidence) if isinstance(confidence, int | float) else 0.0
+    return latest_intent(tracker)
+
+
 def slot_text(tracker: Tracker, name: str) -> str | None:
     return as_text(tracker.get_slot(name))
 

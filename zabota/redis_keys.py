@@ -51,3 +51,9 @@ def conversation_history(sender_id: str) -> str:
 
 def conversation_language(sender_id: str) -> str:
     return CONVERSATION_LANGUAGE.format(sender_id=sender_id)
+
+
+# Stream of knowledge-base events: every answer shown (article, score, language) and every "did it help?"
+# reply, for the leads' containment and article-quality figures. Trimmed approximately to this many entries.
+KB_EVENTS_STREAM = PREFIX + "kb:events"
+KB_EVENTS_STREAM_MAXLEN = 1_000_000
