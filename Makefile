@@ -17,7 +17,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
 .PHONY: help setup run test lint typecheck unit integration validate test-stories train eval-nlu bench-nlu \
-        bench-datasets bench-all lock-bot lock-app clean kb-build kb-search kb-eval bench-kb-scale
+        bench-datasets bench-all lock-bot lock-app clean kb-build kb-search kb-eval kb-tune bench-kb-scale
 
 help: ## list every target
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | awk -F'\t' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -58,6 +58,12 @@ kb-search: $(APP_STAMP) ## search the knowledge base: Q="..." [INDEX=<dir>]
 kb-eval: $(APP_STAMP) ## recall@1/@5, MRR, latency vs dense-only and char TF-IDF: QUERIES=<csv query,expected_id> [INDEX=<dir>]
 	@test -n "$(QUERIES)" || { echo "usage: make kb-eval QUERIES=bench/data/kb_queries.csv" >&2; exit 2; }
 	@$(APP_PY) -m kb_index $(KB_ARGS) eval --queries "$(QUERIES)" $(if $(NEGATIVES),--negatives "$(NEGATIVES)")
+
+kb-tune: setup ## the sweeps behind the search settings, on development queries from the NLU training data
+	@$(BOT_PY) -m bench.export_nlu_csv --out results/bench/own_train.csv
+	@$(APP_PY) -m bench.kb_dev --train results/bench/own_train.csv --out results/bench/kb_dev.csv \
+	    --negatives results/bench/kb_dev_negatives.csv
+	@$(APP_PY) -m kb_index $(KB_ARGS) eval --queries results/bench/kb_dev.csv --negatives results/bench/kb_dev_negatives.csv
 
 bench-kb-scale: $(APP_STAMP) ## FAISS at 1M x 384-d synthetic vectors: build time, RAM, p50/p95, recall@10 (about 30 min)
 	@$(APP_PY) -m bench.kb_scale

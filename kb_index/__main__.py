@@ -126,7 +126,9 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     build = sub.add_parser("build", help="build an index from Markdown articles, a CSV or a JSONL file")
     build.add_argument("--source", help="directory of .md articles, .csv or .jsonl (default: kb/articles)")
-    build.add_argument("--factory", help="FAISS factory string (default: Flat up to 50k chunks, else HNSW32)")
+    build.add_argument(
+        "--factory", help="FAISS factory string (default: Flat up to 50k chunks, else IVF<4*sqrt(n)>,SQ8)"
+    )
     build.add_argument("--force", action="store_true", help="rebuild even when the corpus has not changed")
     search = sub.add_parser("search", help="search the index")
     search.add_argument("query")
@@ -139,10 +141,9 @@ def main(argv: list[str] | None = None) -> int:
 
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     structlog.configure(logger_factory=structlog.stdlib.LoggerFactory())
-    settings = KbSettings.from_env()
     commands = {"build": cmd_build, "search": cmd_search, "eval": cmd_eval}
     try:
-        return commands[args.command](args, settings)
+        return commands[args.command](args, KbSettings.from_env())
     except (SourceError, IndexError_, QueryError, ValueError, FileNotFoundError) as error:
         sys.stderr.write(f"error: {error}\n")
         _out(json.dumps({"error": str(error)}, ensure_ascii=False))

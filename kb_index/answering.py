@@ -42,9 +42,22 @@ def choose_article(response: SearchResponse, intent_topic: str | None, agree_wit
     return KbChoice(None, "none")
 
 
+# A code span keeps its content as written (`*100#` is a USSD code to dial); emphasis needs the same mark on both
+# sides, and underscores count only at word edges (@zabota_care_bot is a name, not emphasis).
+_MARKUP = re.compile(
+    r"`([^`\n]+)`"
+    r"|(\*\*|\*)(?=\S)([^*`\n]+?)(?<=\S)\2"
+    r"|(?<!\w)(__|_)(?=\S)([^_`\n]+?)(?<=\S)\4(?!\w)"
+)
+
+
+def _unmark(match: re.Match[str]) -> str:
+    return match.group(1) or match.group(3) or match.group(5)
+
+
 def steps_text(snippet: str, limit: int = MAX_STEPS_CHARS) -> str:
     """The section as a chat message: Markdown emphasis and code marks dropped, cut at a line end."""
-    text = re.sub(r"[`*_]{1,2}([^`*_\n]+)[`*_]{1,2}", r"\1", snippet).strip()
+    text = _MARKUP.sub(_unmark, snippet).strip()
     if len(text) <= limit:
         return text
     cut = text.rfind("\n", 0, limit)

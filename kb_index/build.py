@@ -8,6 +8,7 @@ loaded and answered a test search, so a running service never sees a broken inde
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -132,7 +133,11 @@ def build_index(
         source=str(source),
     )
     build = write_build(index_dir, chunks, vectors, meta)
-    (smoke_test or _default_smoke_test(embedder))(build)
+    try:
+        (smoke_test or _default_smoke_test(embedder))(build)
+    except Exception:
+        shutil.rmtree(build, ignore_errors=True)  # never activated: nothing refers to it
+        raise
     activate(index_dir, build)
     prune_builds(index_dir)
     seconds = (datetime.now(UTC) - started).total_seconds()

@@ -16,7 +16,7 @@ from kb_index.documents import Document
 from zabota.language import Language
 
 MAX_CHUNK_CHARS = 1500
-_HEADING = re.compile(r"^(#{1,3})\s+(.+?)\s*#*\s*$", re.MULTILINE)
+_HEADING = re.compile(r"^(#{1,3})[ \t]+(\S.*?)[ \t]*$", re.MULTILINE)
 
 
 @dataclass(frozen=True)

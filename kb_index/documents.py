@@ -219,7 +219,8 @@ def load_csv(path: Path) -> LoadResult:
                 except StopIteration:
                     return
                 except csv.Error as error:
-                    yield reader.line_num, ValueError(f"malformed CSV: {error}")
+                    # DictReader.line_num is updated only after a row was read; its csv reader's is current
+                    yield reader.reader.line_num, ValueError(f"malformed CSV: {error}")
                     continue
                 if None in raw:  # more cells than the header has columns
                     yield (
@@ -264,7 +265,10 @@ def load_source(source: Path) -> LoadResult:
     elif source.suffix.lower() in (".jsonl", ".ndjson"):
         result = load_jsonl(source)
     elif source.suffix.lower() == ".md":
-        result = LoadResult(documents=[parse_markdown(source.read_text(encoding="utf-8"), str(source))])
+        try:
+            result = LoadResult(documents=[parse_markdown(source.read_text(encoding="utf-8"), str(source))])
+        except (ValueError, UnicodeDecodeError, yaml.YAMLError) as error:
+            raise SourceError(f"{source}: {str(error).splitlines()[0]}") from error
     else:
         raise SourceError(f"{source}: unknown format (a directory of .md articles, .csv or .jsonl)")
     seen: set[str] = set()

@@ -4,6 +4,7 @@ the fusion weight and the no-answer threshold."""
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import statistics
 import time
@@ -90,10 +91,14 @@ def evaluate(name: str, retriever: Retriever, queries: Sequence[LabelledQuery]) 
     reciprocal = 0.0
     latencies: list[float] = []
     per_lang: dict[str, list[int]] = {}
-    retriever.search(queries[0].query)  # warm-up: lazy model loading is not a query's latency
+    with contextlib.suppress(QueryError):  # a refused query counts as not found below
+        retriever.search(queries[0].query)  # warm-up: lazy model loading is not a query's latency
     for q in queries:
         started = time.perf_counter()
-        ids = [h.id for h in retriever.search(q.query, k=MRR_DEPTH).hits]
+        try:
+            ids = [h.id for h in retriever.search(q.query, k=MRR_DEPTH).hits]
+        except QueryError:
+            ids = []  # a query the service would refuse (empty, too long) counts as not found
         latencies.append((time.perf_counter() - started) * 1000)
         rank = ids.index(q.expected_id) + 1 if q.expected_id in ids else 0
         hits1 += rank == 1

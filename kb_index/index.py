@@ -40,10 +40,13 @@ META_FILE = "meta.json"
 CHUNKS_FILE = "chunks.jsonl"
 VECTORS_FILE = "vectors.npy"
 
-# Up to this many vectors an exact flat index is fast enough (a few ms) and needs no training; above it HNSW
-# (graph) answers in about a millisecond with recall near 1 (measured in bench/kb_scale.py).
+# Up to this many vectors an exact flat index is fast enough (a few ms) and needs no training; above it an
+# approximate index, chosen by bench/kb_scale.py (docs/benchmarks.md): IVF over 8-bit scalar-quantised
+# vectors, about 4·sqrt(n) lists, searched with IVF_NPROBE lists per query.
 FLAT_MAX_VECTORS = 50_000
-HNSW_FACTORY = "HNSW32"
+IVF_NPROBE = 16
+# FAISS searches HNSW with efSearch 16 by default, which loses recall at scale; set when an index is loaded.
+HNSW_EF_SEARCH = 128
 
 
 class IndexError_(Exception):
@@ -63,7 +66,20 @@ class CorruptIndex(IndexError_):
 
 
 def choose_factory(n_vectors: int) -> str:
-    return "Flat" if n_vectors <= FLAT_MAX_VECTORS else HNSW_FACTORY
+    if n_vectors <= FLAT_MAX_VECTORS:
+        return "Flat"
+    return f"IVF{4 * round(n_vectors**0.5)},SQ8"
+
+
+def tune_for_search(index: Any) -> Any:
+    """Search-time parameters that an index file does not carry (HNSW efSearch, IVF nprobe)."""
+    inner = faiss.downcast_index(index.index) if isinstance(index, faiss.IndexIDMap) else faiss.downcast_index(index)
+    if hasattr(inner, "hnsw"):
+        inner.hnsw.efSearch = HNSW_EF_SEARCH
+    ivf = faiss.try_extract_index_ivf(inner)
+    if ivf is not None:
+        ivf.nprobe = IVF_NPROBE
+    return index
 
 
 def library_versions() -> dict[str, str]:
@@ -222,12 +238,13 @@ def load_build(build: Path, embedder_name: str, dim: int) -> LoadedIndex:
     try:
         with (build / CHUNKS_FILE).open(encoding="utf-8") as f:
             chunks = [chunk_from_json(line) for line in f if line.strip()]
-        vectors = np.load(build / VECTORS_FILE, allow_pickle=False)
+        # memory-mapped: a large corpus's vectors stay in the page cache instead of the process's heap
+        vectors = np.load(build / VECTORS_FILE, allow_pickle=False, mmap_mode="r")
         faiss_by_lang: dict[Language, Any] = {}
         for lang in meta.languages:
             if lang not in SUPPORTED:
                 raise ValueError(f"unsupported language {lang!r}")
-            faiss_by_lang[lang] = faiss.read_index(str(build / f"{lang}.faiss"))  # type: ignore[index]
+            faiss_by_lang[lang] = tune_for_search(faiss.read_index(str(build / f"{lang}.faiss")))  # type: ignore[index]
     except (OSError, ValueError, TypeError, RuntimeError) as error:
         raise CorruptIndex(f"{build}: {error}") from error
     if vectors.shape != (len(chunks), dim) or vectors.dtype != np.float32:

@@ -1,66 +1,390 @@
+"""action_answer_from_kb over a real FAISS index built in tmp_path with the fake (spelling-only) embedder.
+
+The fake embedder hashes character trigrams: the queries below share words with the articles' titles and
+sections, which is all it can match on.
+"""
+
 from __future__ import annotations
 
-from actions_testkit import make_domain, make_tracker, response_names
+import json
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from actions_testkit import (
+    DEAD_REDIS_URL,
+    SENDER,
+    bot_event,
+    make_domain,
+    make_tracker,
+    read_handoffs,
+    response_names,
+    user_event,
+)
+from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
+from redis.asyncio import Redis
 from structlog.testing import capture_logs
 
+import actions.settings
 from actions.kb import ActionAnswerFromKb
+from kb_index.build import build_index
 from kb_index.directory import load_directory
+from kb_index.embedders import HashingFakeEmbedder
+from zabota import redis_keys
 
-DOMAIN = make_domain("utter_kb_answer", "utter_ask_helpful", "utter_kb_not_found")
+DOMAIN = make_domain(
+    "utter_kb_answer",
+    "utter_kb_link",
+    "utter_ask_helpful",
+    "utter_kb_not_found",
+    "utter_please_rephrase",
+    "utter_kb_helped",
+    "utter_kb_not_helped",
+    "utter_handoff",
+    "utter_handoff_kb_unhelpful",
+)
+
+ARTICLES = {
+    "roaming.en.md": """---
+id: roaming
+lang: en
+title: Roaming abroad — prices and the travel option
+url: https://zabota.example/help/en/roaming
+tags: [roaming, abroad, travel]
+---
+Roaming is on by default on every tariff.
+
+## How to turn on the travel option for roaming
+1. Open the **My Zabota** app.
+2. Go to *Services* and add the travel option, or dial `*111#`.
+3. Turn on data roaming in the phone settings.
+""",
+    "roaming.ru.md": """---
+id: roaming
+lang: ru
+title: Роуминг за границей — цены и опция «Путешествия»
+url: https://zabota.example/help/ru/roaming
+tags: [роуминг, заграница, поездка]
+---
+Роуминг включён по умолчанию на всех тарифах.
+
+## Как подключить опцию «Путешествия» для роуминга
+1. Откройте приложение **Мой Забота**.
+2. В разделе *Услуги* подключите опцию или наберите `*111#`.
+3. Включите передачу данных в роуминге в настройках телефона.
+""",
+    "router-reboot.en.md": """---
+id: router-reboot
+lang: en
+title: Home internet is down — reboot the router
+url: https://zabota.example/help/en/router-reboot
+tags: [internet, router, wifi]
+---
+## How to reboot the router
+1. Unplug the router from the power socket.
+2. Wait 30 seconds and plug it back in.
+3. Wait until the internet light is on.
+""",
+    "router-reboot.ru.md": """---
+id: router-reboot
+lang: ru
+title: Не работает домашний интернет — перезагрузите роутер
+url: https://zabota.example/help/ru/router-reboot
+tags: [интернет, роутер, wifi]
+---
+## Как перезагрузить роутер
+1. Выньте вилку роутера из розетки.
+2. Подождите 30 секунд и включите роутер снова.
+3. Дождитесь, пока загорится индикатор интернета.
+""",
+    "call-forwarding.en.md": """---
+id: call-forwarding
+lang: en
+title: Call forwarding — send calls to another number
+url: https://zabota.example/help/en/call-forwarding
+tags: [calls, forwarding]
+---
+## How to turn on call forwarding
+1. Dial `**21*number#` and press call.
+2. To turn call forwarding off, dial `##21#`.
+""",
+    "call-forwarding.ru.md": """---
+id: call-forwarding
+lang: ru
+title: Переадресация звонков на другой номер
+url: https://zabota.example/help/ru/call-forwarding
+tags: [звонки, переадресация]
+---
+## Как включить переадресацию звонков
+1. Наберите `**21*номер#` и нажмите вызов.
+2. Чтобы выключить переадресацию, наберите `##21#`.
+""",
+}
 
 
-async def test_answers_with_the_article_of_the_intent_in_the_conversation_language() -> None:
+@pytest.fixture(scope="module")
+def built_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The index of ARTICLES, built once for this module (the searches only read it)."""
+    root = tmp_path_factory.mktemp("kb")
+    source = root / "articles"
+    source.mkdir()
+    for name, text in ARTICLES.items():
+        (source / name).write_text(text, encoding="utf-8")
+    report = build_index(source, root / "index", HashingFakeEmbedder(64), progress=False)
+    assert report.n_documents == len(ARTICLES) and not report.errors
+    return root / "index"
+
+
+def use_index(monkeypatch: pytest.MonkeyPatch, index_dir: Path) -> None:
+    monkeypatch.setenv("KB_INDEX_DIR", str(index_dir))
+    monkeypatch.setenv("KB_EMBEDDER", "fake:64")
+    monkeypatch.delenv("KB_THRESHOLD", raising=False)
+    # the process-wide retriever is created from the environment on first use: none before, none left after
+    monkeypatch.setattr(actions.settings, "_kb", None)
+
+
+@pytest.fixture
+def kb(monkeypatch: pytest.MonkeyPatch, built_index: Path) -> Iterator[Path]:
+    use_index(monkeypatch, built_index)
+    yield built_index
+    actions.settings._kb = None  # a test's own retriever, even one created after setattr, goes too
+
+
+@pytest.fixture
+def no_index(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Path]:
+    """KB_INDEX_DIR is an empty directory: no index was ever built there."""
+    use_index(monkeypatch, tmp_path)
+    yield tmp_path
+    actions.settings._kb = None
+
+
+@pytest.fixture
+def no_good_answer(monkeypatch: pytest.MonkeyPatch, kb: Path) -> None:
+    """No confidence reaches the threshold: only an intent topic among the top hits could still answer."""
+    monkeypatch.setenv("KB_THRESHOLD", "5")
+
+
+@pytest.fixture
+async def dead_redis(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[None]:
+    monkeypatch.setenv("REDIS_URL", DEAD_REDIS_URL)
+    await actions.settings.close_redis()
+    try:
+        yield
+    finally:
+        await actions.settings.close_redis()  # the next test's client must not point at the dead one
+
+
+async def run(tracker: Any) -> tuple[CollectingDispatcher, list[dict[str, Any]], list[dict[str, Any]]]:
     dispatcher = CollectingDispatcher()
-    tracker = make_tracker("how much is roaming in turkey", "roaming", 0.93, slots={"lang": "en"})
     with capture_logs() as logs:
         events = await ActionAnswerFromKb().run(dispatcher, tracker, DOMAIN)
+    return dispatcher, events, logs
 
-    assert events == []
+
+async def kb_events(redis: Redis) -> list[dict[str, str]]:
+    entries = await redis.xrange(redis_keys.KB_EVENTS_STREAM)
+    return [{key.decode(): value.decode() for key, value in fields.items()} for _, fields in entries]
+
+
+def log_events(logs: list[dict[str, Any]]) -> list[str]:
+    return [str(log["event"]) for log in logs]
+
+
+# -- answers ------------------------------------------------------------------------------------------------------
+async def test_answers_with_the_article_and_asks_whether_it_helped(kb: Path, redis_db15: Redis) -> None:
+    tracker = make_tracker("как подключить роуминг за границей", "roaming", 0.93, slots={"lang": "ru"})
+    dispatcher, events, logs = await run(tracker)
+
     assert response_names(dispatcher.messages) == ["utter_kb_answer", "utter_ask_helpful"]
     answer = dispatcher.messages[0]
-    assert answer["title"] == load_directory().article("roaming", "en").title
-    assert answer["url"] == "https://zabota.example/help/en/roaming"
-    assert [(log["event"], log["topic"]) for log in logs] == [("kb.answered", "roaming")]
+    assert answer["title"] == "Роуминг за границей — цены и опция «Путешествия»"
+    assert answer["url"] == "https://zabota.example/help/ru/roaming"
+    assert "Откройте приложение Мой Забота." in answer["steps"]
+    assert "наберите *111#." in answer["steps"]  # markup dropped, the USSD code kept as it is dialled
+    assert "**" not in answer["steps"] and "`" not in answer["steps"]
+    assert events == [SlotSet("kb_article", "roaming"), SlotSet("kb_unhelpful", 0.0), SlotSet("kb_misses", 0.0)]
+
+    [answered] = [log for log in logs if log["event"] == "kb.answered"]
+    assert answered["topic"] == "roaming"
+    assert answered["source"] == "intent_topic"
+    assert answered["lang"] == "ru"
 
 
-async def test_russian_article() -> None:
-    dispatcher = CollectingDispatcher()
-    tracker = make_tracker("инет не работает", "internet_down", 0.9, slots={"lang": "ru"})
-    await ActionAnswerFromKb().run(dispatcher, tracker, DOMAIN)
+async def test_the_answer_is_recorded_on_the_kb_event_stream(kb: Path, redis_db15: Redis) -> None:
+    tracker = make_tracker("как подключить роуминг за границей", "roaming", 0.93, slots={"lang": "ru"})
+    await run(tracker)
+
+    [event] = await kb_events(redis_db15)
+    assert event["kind"] == "answer"
+    assert event["conversation"] == SENDER
+    assert event["intent"] == "roaming"
+    assert event["article"] == "roaming"
+    assert event["lang"] == "ru"
+    assert event["source"] == "intent_topic"
+    assert 0.0 < float(event["score"]) <= 1.0
+    assert float(event["at"]) > 0
+
+
+async def test_an_english_conversation_gets_the_english_article(kb: Path, redis_db15: Redis) -> None:
+    tracker = make_tracker("how much is roaming abroad", "roaming", 0.9, slots={"lang": "en"})
+    dispatcher, _, _ = await run(tracker)
+
+    assert response_names(dispatcher.messages) == ["utter_kb_answer", "utter_ask_helpful"]
     answer = dispatcher.messages[0]
-    assert answer["title"] == load_directory().article("router-reboot", "ru").title
-    assert answer["url"] == "https://zabota.example/help/ru/router-reboot"
+    assert answer["title"] == "Roaming abroad — prices and the travel option"
+    assert answer["url"] == "https://zabota.example/help/en/roaming"
+    assert "Open the My Zabota app." in answer["steps"]
+    [event] = await kb_events(redis_db15)
+    assert event["lang"] == "en"
 
 
-async def test_without_a_lang_slot_the_article_is_russian() -> None:
-    dispatcher = CollectingDispatcher()
-    await ActionAnswerFromKb().run(dispatcher, make_tracker("роуминг", "roaming"), DOMAIN)
+async def test_without_a_lang_slot_the_article_is_russian(kb: Path, redis_db15: Redis) -> None:
+    dispatcher, _, _ = await run(make_tracker("роуминг", "roaming"))
     assert dispatcher.messages[0]["url"] == "https://zabota.example/help/ru/roaming"
 
 
-async def test_feature_howto_finds_the_feature_article() -> None:
-    dispatcher = CollectingDispatcher()
+async def test_feature_howto_answers_with_the_feature_asked_about(kb: Path, redis_db15: Redis) -> None:
     tracker = make_tracker("как включить переадресацию звонков", "feature_howto", 0.8, slots={"lang": "ru"})
-    await ActionAnswerFromKb().run(dispatcher, tracker, DOMAIN)
+    dispatcher, events, _ = await run(tracker)
+
     assert response_names(dispatcher.messages) == ["utter_kb_answer", "utter_ask_helpful"]
-    assert dispatcher.messages[0]["url"] == "https://zabota.example/help/ru/call-forwarding"
+    answer = dispatcher.messages[0]
+    assert answer["url"] == "https://zabota.example/help/ru/call-forwarding"
+    assert "Наберите **21*номер# и нажмите вызов." in answer["steps"]
+    assert events[0] == SlotSet("kb_article", "call-forwarding")
 
 
-async def test_no_article_for_an_unknown_feature() -> None:
-    dispatcher = CollectingDispatcher()
-    tracker = make_tracker("how does this thing work", "feature_howto", 0.8, slots={"lang": "en"})
-    with capture_logs() as logs:
-        events = await ActionAnswerFromKb().run(dispatcher, tracker, DOMAIN)
-    assert events == []
+async def test_an_intent_without_a_topic_is_answered_by_the_search(kb: Path, redis_db15: Redis) -> None:
+    tracker = make_tracker("не работает интернет, как перезагрузить роутер", "complaint", 0.6, slots={"lang": "ru"})
+    dispatcher, events, logs = await run(tracker)
+
+    assert response_names(dispatcher.messages) == ["utter_kb_answer", "utter_ask_helpful"]
+    assert dispatcher.messages[0]["url"] == "https://zabota.example/help/ru/router-reboot"
+    assert events[0] == SlotSet("kb_article", "router-reboot")
+    [answered] = [log for log in logs if log["event"] == "kb.answered"]
+    assert answered["source"] == "search"
+
+
+async def test_an_answer_resets_the_misses_and_keeps_the_unhelpful_count(kb: Path, redis_db15: Redis) -> None:
+    tracker = make_tracker("роуминг", "roaming", slots={"lang": "ru", "kb_unhelpful": 1.0, "kb_misses": 1.0})
+    _, events, _ = await run(tracker)
+    assert events == [SlotSet("kb_article", "roaming"), SlotSet("kb_unhelpful", 1.0), SlotSet("kb_misses", 0.0)]
+
+
+# -- no good answer -----------------------------------------------------------------------------------------------
+async def test_no_good_answer(no_good_answer: None, redis_db15: Redis) -> None:
+    # check_balance names the topic balance-check, which this index does not have: the threshold decides
+    tracker = make_tracker("как подключить роуминг за границей", "check_balance", 0.7, slots={"lang": "ru"})
+    dispatcher, events, logs = await run(tracker)
+
     assert response_names(dispatcher.messages) == ["utter_kb_not_found"]
-    assert [log["event"] for log in logs] == ["kb.not_found"]
+    assert events == [SlotSet("kb_article", None), SlotSet("kb_unhelpful", 0.0), SlotSet("kb_misses", 1.0)]
+    assert "kb.not_found" in log_events(logs)
+    [event] = await kb_events(redis_db15)
+    assert event["kind"] == "miss"
+    assert event["intent"] == "check_balance"
+    assert event["lang"] == "ru"
+    assert await read_handoffs(redis_db15) == []
 
 
-async def test_no_article_for_an_intent_without_a_topic() -> None:
+async def test_the_intent_topic_among_the_top_hits_answers_below_the_threshold(
+    no_good_answer: None, redis_db15: Redis
+) -> None:
+    dispatcher, events, logs = await run(make_tracker("роуминг", "roaming", slots={"lang": "ru"}))
+    assert response_names(dispatcher.messages) == ["utter_kb_answer", "utter_ask_helpful"]
+    assert events[0] == SlotSet("kb_article", "roaming")
+    [answered] = [log for log in logs if log["event"] == "kb.answered"]
+    assert answered["source"] == "intent_topic"
+
+
+async def test_a_second_miss_in_a_row_hands_over_to_a_person(no_good_answer: None, redis_db15: Redis) -> None:
+    first, second = "сколько стоит мой тариф", "сколько денег на балансе"
+    tracker = make_tracker(
+        second,
+        "check_balance",
+        0.7,
+        slots={"lang": "ru", "kb_misses": 1.0},
+        events=[
+            {"event": "action", "timestamp": 0.5, "name": "action_listen"},
+            user_event(first, "check_balance", 0.6, timestamp=1.0),
+            bot_event("Готового ответа на этот вопрос не нашлось.", timestamp=1.5),
+            user_event(second, "check_balance", 0.7, timestamp=2.0),
+        ],
+    )
+    dispatcher, events, logs = await run(tracker)
+
+    assert response_names(dispatcher.messages) == ["utter_handoff_kb_unhelpful"]
+    assert events == [SlotSet("kb_unhelpful", 0.0), SlotSet("kb_misses", 0.0), SlotSet("kb_article", None)]
+    [(_, fields)] = await read_handoffs(redis_db15)
+    record = json.loads(fields["record"])
+    assert record["reason"] == "kb_unhelpful"
+    assert record["intent"] == "check_balance"
+    assert record["language"] == "ru"
+    assert [line["text"] for line in record["transcript"] if line["role"] == "customer"] == [first, second]
+    assert {"kb.not_found", "kb.escalated", "handoff.created"} <= set(log_events(logs))
+    [event] = await kb_events(redis_db15)
+    assert event["kind"] == "miss"
+
+
+async def test_the_generic_handoff_response_when_the_domain_has_no_kb_one(
+    no_good_answer: None, redis_db15: Redis
+) -> None:
     dispatcher = CollectingDispatcher()
-    await ActionAnswerFromKb().run(dispatcher, make_tracker("жалоба", "complaint", 0.7), DOMAIN)
+    tracker = make_tracker("сколько денег на балансе", "check_balance", 0.7, slots={"kb_misses": 1.0})
+    await ActionAnswerFromKb().run(dispatcher, tracker, make_domain("utter_handoff", "utter_kb_not_found"))
+    assert response_names(dispatcher.messages) == ["utter_handoff"]
+    [(_, fields)] = await read_handoffs(redis_db15)
+    assert json.loads(fields["record"])["reason"] == "kb_unhelpful"
+
+
+async def test_a_message_not_understood_is_asked_to_be_rephrased(no_good_answer: None, redis_db15: Redis) -> None:
+    tracker = make_tracker("ыва ываыва", "nlu_fallback", 0.2, slots={"lang": "ru"})
+    dispatcher, events, _ = await run(tracker)
+    assert response_names(dispatcher.messages) == ["utter_please_rephrase"]
+    assert events == [SlotSet("kb_article", None), SlotSet("kb_unhelpful", 0.0), SlotSet("kb_misses", 1.0)]
+
+
+async def test_a_query_without_words_is_no_answer(kb: Path, redis_db15: Redis) -> None:
+    dispatcher, events, logs = await run(make_tracker("???", "check_balance", 0.5, slots={"lang": "ru"}))
     assert response_names(dispatcher.messages) == ["utter_kb_not_found"]
+    assert events[-1] == SlotSet("kb_misses", 1.0)
+    assert "kb.query_rejected" in log_events(logs)
+
+
+# -- failures -----------------------------------------------------------------------------------------------------
+async def test_without_an_index_the_catalog_still_gives_the_article_link(no_index: Path, redis_db15: Redis) -> None:
+    tracker = make_tracker("how much is roaming abroad", "roaming", 0.9, slots={"lang": "en"})
+    dispatcher, events, logs = await run(tracker)
+
+    [error] = [log for log in logs if log["event"] == "kb.index_unavailable"]
+    assert error["log_level"] == "error"
+    assert error["intent"] == "roaming"
+    article = load_directory().article("roaming", "en")
+    assert response_names(dispatcher.messages) == ["utter_kb_link", "utter_ask_helpful"]
+    assert dispatcher.messages[0]["title"] == article.title
+    assert dispatcher.messages[0]["url"] == "https://zabota.example/help/en/roaming"
+    assert events == [SlotSet("kb_article", "roaming")]
+
+
+async def test_without_an_index_or_a_topic_there_is_no_answer(no_index: Path, redis_db15: Redis) -> None:
+    dispatcher, events, logs = await run(make_tracker("жалоба", "complaint", 0.7, slots={"lang": "ru"}))
+    assert "kb.index_unavailable" in log_events(logs)
+    assert response_names(dispatcher.messages) == ["utter_kb_not_found"]
+    assert events[-1] == SlotSet("kb_misses", 1.0)
+
+
+async def test_with_redis_down_the_customer_still_gets_the_answer(kb: Path, dead_redis: None) -> None:
+    tracker = make_tracker("how much is roaming abroad", "roaming", 0.9, slots={"lang": "en"})
+    dispatcher, events, logs = await run(tracker)
+
+    assert response_names(dispatcher.messages) == ["utter_kb_answer", "utter_ask_helpful"]
+    assert dispatcher.messages[0]["url"] == "https://zabota.example/help/en/roaming"
+    assert events[0] == SlotSet("kb_article", "roaming")
+    [failed] = [log for log in logs if log["event"] == "kb.event_store_failed"]
+    assert failed["log_level"] == "error"
+    assert failed["kind"] == "answer"
 
 
 def test_name() -> None:

@@ -17,6 +17,7 @@ ACTIONS = {
     "action_detect_language",
     "action_escalate",
     "action_answer_from_kb",
+    "action_kb_feedback",
     "validate_account_number_form",
     "validate_outage_check_form",
     "validate_order_status_form",
