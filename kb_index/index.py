@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import platform
 import shutil
@@ -65,10 +66,15 @@ class CorruptIndex(IndexError_):
     pass
 
 
+def ivf_lists(n_vectors: int) -> int:
+    """About 4·sqrt(n) inverted lists, a power of two (4096 at 1M): a few hundred vectors per list."""
+    return int(2 ** max(4, round(math.log2(4 * math.sqrt(max(n_vectors, 1))))))
+
+
 def choose_factory(n_vectors: int) -> str:
     if n_vectors <= FLAT_MAX_VECTORS:
         return "Flat"
-    return f"IVF{4 * round(n_vectors**0.5)},SQ8"
+    return f"IVF{ivf_lists(n_vectors)},SQ8"
 
 
 def tune_for_search(index: Any) -> Any:

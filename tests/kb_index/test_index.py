@@ -145,7 +145,7 @@ def test_choose_factory_is_approximate_above_the_limit() -> None:
     assert factory != "Flat"
     assert factory.startswith("IVF")
     assert factory.endswith(",SQ8")
-    assert choose_factory(1_000_000) == "IVF4000,SQ8"  # about 4 sqrt(n) lists
+    assert choose_factory(1_000_000) == "IVF4096,SQ8"  # about 4 sqrt(n) lists, a power of two
 
 
 def test_loaded_hnsw_index_searches_with_the_tuned_ef(
