@@ -50,8 +50,9 @@ class SearchSettings:
     rrf_k: int = 10
     # confidence = w * dense cosine + (1 - w) * char TF-IDF cosine of the best chunk
     confidence_dense_weight: float = 0.6
-    # below this confidence the best article is not a good answer
-    threshold: float = 0.5
+    # below this confidence the best article is not a good answer. Development sweep (make kb-tune): at 0.55
+    # 90% of out-of-scope questions get "no good answer" for 2.7 points fewer right answers; at 0.50 only 25%.
+    threshold: float = 0.55
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
