@@ -86,33 +86,16 @@ def chunk_document(document: Document, max_chars: int = MAX_CHUNK_CHARS) -> list
         intro = sections.pop(0)[1]
         heading, text = sections[0]
         sections[0] = (heading, f"{intro}\n\n{text}")
+
+    def chunk(heading: str, text: str, search_text: str) -> Chunk:
+        return Chunk(document.id, document.lang, document.title, document.url, heading, text, search_text)
+
     first_text = _split_long(sections[0][1], max_chars)[0] if sections else document.title
     for question in (document.title, *document.questions):
-        chunks.append(
-            Chunk(
-                doc_id=document.id,
-                lang=document.lang,
-                title=document.title,
-                url=document.url,
-                heading="",
-                text=first_text,
-                search_text="\n".join(part for part in (question, tags) if part),
-            )
-        )
+        chunks.append(chunk("", first_text, "\n".join(part for part in (question, tags) if part)))
     for heading, section_text in sections:
         for text in _split_long(section_text, max_chars):
-            search_text = "\n".join(part for part in (header, heading, text) if part)
-            chunks.append(
-                Chunk(
-                    doc_id=document.id,
-                    lang=document.lang,
-                    title=document.title,
-                    url=document.url,
-                    heading=heading,
-                    text=text,
-                    search_text=search_text,
-                )
-            )
+            chunks.append(chunk(heading, text, "\n".join(part for part in (header, heading, text) if part)))
     return chunks
 
 
