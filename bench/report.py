@@ -19,7 +19,9 @@ ROWS = [
 
 
 def fmt(value: object) -> str:
-    return f"{value:.4f}" if isinstance(value, float) else ("—" if value is None else str(value))
+    if isinstance(value, float):
+        return f"{value:.4f}" if value <= 1 else f"{value:.0f}"  # scores are fractions, times are seconds
+    return "—" if value is None else str(value)
 
 
 def main() -> None:
