@@ -92,7 +92,11 @@ class SentenceTransformerEmbedder:
 
         self._model = SentenceTransformer(str(self.model_path), device="cpu", local_files_only=True)
         self.query_prefix, self.passage_prefix = query_prefix, passage_prefix
-        dim = self._model.get_sentence_embedding_dimension()
+        # renamed in sentence-transformers 6; older releases only have the long name
+        dimension = (
+            getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
+        )
+        dim = dimension()
         if dim is None:
             raise ValueError(f"{self.model_path}: the model does not say its embedding dimension")
         self.dim = int(dim)

