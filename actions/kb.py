@@ -77,8 +77,8 @@ async def record_event(fields: dict[str, str]) -> None:
         log.error("kb.event_store_failed", error=type(error).__name__, kind=fields.get("kind"))
 
 
-def _search(text: str, lang: Language, topic: str | None) -> KbChoice | None:
-    """The article for ``text``; None when the index cannot be used (logged as an error by the caller)."""
+def _search(text: str, lang: Language, topic: str | None) -> KbChoice:
+    """The article for ``text``; raises ``IndexError_`` when the index cannot be used (the caller logs it)."""
     retriever = get_kb().get()
     return choose_article(retriever.search(text, lang=lang, k=5), topic)
 

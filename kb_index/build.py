@@ -111,7 +111,8 @@ def build_index(
     if not force:
         try:
             active = current_build(index_dir)
-            if read_meta(active).corpus_hash == digest and read_meta(active).embedder == embedder.name:
+            active_meta = read_meta(active)
+            if active_meta.corpus_hash == digest and active_meta.embedder == embedder.name:
                 load_build(active, embedder.name, embedder.dim)  # up to date only if it also loads
                 return BuildReport(
                     str(index_dir), active.name, True, len(loaded.documents), len(chunks), 0, len(chunks),
