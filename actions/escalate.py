@@ -1,4 +1,4 @@
-"""action_escalate: hand the conversation to a person (a handoff record on the operators' Redis stream)."""
+"""action_escalate: hand the conversation to a person (the gateway opens the handoff from the marker below)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,7 @@ from rasa_sdk.events import ActiveLoop, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import REQUESTED_SLOT
 from rasa_sdk.types import DomainDict
-from redis.exceptions import RedisError
 
-from actions.settings import get_redis
 from actions.tracker_data import (
     FALLBACK_INTENT,
     HANDOFF_ENTITY_SLOTS,
@@ -26,7 +24,7 @@ from actions.tracker_data import (
     slot_text,
 )
 from zabota.catalog import load_catalog
-from zabota.handoff import HandoffQueue, HandoffRecord, build_handoff
+from zabota.handoff import HandoffRecord, build_handoff
 from zabota.redaction import mask_for_log
 
 log = structlog.stdlib.get_logger(__name__)
@@ -62,41 +60,53 @@ def handoff_from_tracker(tracker: Tracker, reason: str | None = None) -> Handoff
     )
 
 
+# The custom payload (Rasa's json_message) that tells the gateway "the bot hands this conversation to a person".
+# The gateway opens the handoff itself (zabota/handoffs): only it has what the summary needs (the customer's
+# identity and channels across conversations, the history in every channel, the triage's reasons), and only it
+# routes the customer's next messages to the operator. The marker never reaches the customer: the gateway strips
+# it from the replies.
+HANDOFF_MARKER = "zabota_handoff"
+
+
+def handoff_marker(record: HandoffRecord) -> dict[str, Any]:
+    return {
+        HANDOFF_MARKER: {
+            "intent": record.intent,
+            "confidence": record.confidence,
+            "priority": record.priority,
+            "reason": record.reason,
+            "sensitive": record.sensitive,
+            "language": record.language,
+            "entities": record.entities,  # already redacted by build_handoff
+        }
+    }
+
+
 async def escalate(
     dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict, reason: str | None = None
 ) -> list[dict[str, Any]]:
-    """Hands the conversation to a person: the handoff record on the operators' stream, the customer told what
-    happens next, any active form stopped. ``action_escalate`` runs it, and so do actions that decide a
-    handoff themselves (actions/kb.py), so every handoff is made the same way."""
+    """Hands the conversation to a person: the customer told what happens next, the gateway told to open the
+    handoff (``HANDOFF_MARKER``), any active form stopped. ``action_escalate`` runs it, and so do actions that
+    decide a handoff themselves (actions/kb.py), so every handoff is made the same way."""
     record = handoff_from_tracker(tracker, reason)
-    fields = {
-        "conversation": mask_for_log(record.conversation_id),
-        "intent": record.intent,
-        "confidence": record.confidence,
-        "priority": record.priority,
-        "reason": record.reason,
-        "sensitive": record.sensitive,
-        "language": record.language,
-        "channel": record.channel,
-        "entities": sorted(record.entities),  # names only: the values are personal data
-    }
     response = handoff_response(record, domain)
-    try:
-        entry_id = await HandoffQueue(get_redis()).push(record)
-    except (RedisError, OSError) as error:
-        # Redis is down, so no handoff exists. We do not re-raise, and we do not pretend either:
-        # - the failure is marked where people act on it: the error log below (monitoring alerts on
-        #   ``handoff.store_failed``), and no event is returned that would record a handoff in the tracker;
-        # - the customer is still told that a person takes over: the conversation is not lost, because the
-        #   gateway wrote every inbound message to zabota:inbound before routing it, and it can be picked up
-        #   from there.
-        # The reply is the same as on success on purpose, not the generic utter_handoff: the intent's own
-        # responses carry what the customer must do now whatever happens to the queue (112 and the helpline
-        # for crisis, the number that blocks a SIM for lost_device and fraud_report).
-        log.error("handoff.store_failed", error=type(error).__name__, response=response, **fields)
-    else:
-        log.info("handoff.created", entry_id=entry_id, response=response, **fields)
+    # The intent's own response first: it carries what the customer must do now (112 and the helpline for
+    # crisis, the number that blocks a SIM for lost_device and fraud_report).
     dispatcher.utter_message(response=response)
+    dispatcher.utter_message(json_message=handoff_marker(record))
+    log.info(
+        "handoff.requested",
+        conversation=mask_for_log(record.conversation_id),
+        intent=record.intent,
+        confidence=record.confidence,
+        priority=record.priority,
+        reason=record.reason,
+        sensitive=record.sensitive,
+        language=record.language,
+        channel=record.channel,
+        entities=sorted(record.entities),  # names only: the values are personal data
+        response=response,
+    )
 
     if active_loop_name(tracker) is None:
         return []

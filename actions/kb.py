@@ -36,6 +36,15 @@ ARTICLE_SLOT = "kb_article"
 UNHELPFUL_SLOT = "kb_unhelpful"
 MISSES_SLOT = "kb_misses"
 
+# The custom payload (Rasa's json_message) that tells the gateway which article was shown: the channel policy
+# sends steps and links by SMS during a call, and the handoff summary lists what the bot tried. The gateway
+# strips it from the replies the customer sees.
+KB_MARKER = "zabota_kb"
+
+
+def kb_marker(article: str, title: str, url: str, lang: str) -> dict[str, Any]:
+    return {KB_MARKER: {"article": article, "title": title, "url": url, "lang": lang}}
+
 
 def counters(tracker: Tracker) -> KbCounters:
     def number(name: str) -> int:
@@ -110,6 +119,7 @@ class ActionAnswerFromKb(Action):  # type: ignore[misc]  # rasa_sdk ships no typ
             if topic is not None and topic in directory:
                 article = directory.article(topic, lang)
                 dispatcher.utter_message(response="utter_kb_link", title=article.title, url=article.url)
+                dispatcher.utter_message(json_message=kb_marker(topic, article.title, article.url, lang))
                 dispatcher.utter_message(response="utter_ask_helpful")
                 return [SlotSet(ARTICLE_SLOT, topic)]
             choice = KbChoice(None, "none")
@@ -142,6 +152,7 @@ class ActionAnswerFromKb(Action):  # type: ignore[misc]  # rasa_sdk ships no typ
         dispatcher.utter_message(
             response="utter_kb_answer", title=hit.title, steps=steps_text(hit.snippet), url=hit.url
         )
+        dispatcher.utter_message(json_message=kb_marker(hit.id, hit.title, hit.url, hit.lang))
         dispatcher.utter_message(response="utter_ask_helpful")
         return [SlotSet(ARTICLE_SLOT, hit.id), *counter_events(state)]
 

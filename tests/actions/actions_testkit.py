@@ -5,9 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from rasa_sdk import Tracker
-from redis.asyncio import Redis
-
-from zabota import redis_keys
 
 TEST_REDIS_URL = "redis://127.0.0.1:6379/15"  # the tests' database: flushed before and after each test
 # Nothing listens on port 1: every command fails to connect at once.
@@ -93,18 +90,14 @@ def make_domain(*responses: str, forms: dict[str, list[str]] | None = None) -> d
 
 
 def response_names(messages: list[dict[str, Any]]) -> list[str]:
-    return [str(message["response"]) for message in messages]
+    """The domain responses uttered, in order (custom payloads, the gateway's markers, are left out)."""
+    return [str(message["response"]) for message in messages if message.get("response")]
 
 
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
-
-
-async def read_handoffs(redis: Redis) -> list[tuple[str, dict[str, str]]]:
-    """The handoff stream's entries: id and fields, decoded."""
-    entries = await redis.xrange(redis_keys.HANDOFF_STREAM) or []
-    decoded: list[tuple[str, dict[str, str]]] = []
-    for entry_id, fields in entries:
-        assert entry_id is not None and fields is not None
-        decoded.append((_text(entry_id), {_text(key): _text(value) for key, value in fields.items()}))
-    return decoded
+def custom_payloads(messages: list[dict[str, Any]], key: str) -> list[dict[str, Any]]:
+    """The ``key`` part of every custom payload (``json_message``) uttered, in order."""
+    return [
+        message["custom"][key]
+        for message in messages
+        if isinstance(message.get("custom"), dict) and key in message["custom"]
+    ]

@@ -88,3 +88,39 @@ def test_classifier_works_on_sparse_features_alone(storage: LocalModelStorage) -
 
 def test_normalise_folds_case_yo_and_spaces() -> None:
     assert normalise("  Всё   ОК ") == "все ок"
+
+
+# ---------------------------------------------------------------------------------------------- triage override
+def _override(storage: LocalModelStorage) -> "TriageIntentOverride":
+    from rasa.engine.graph import ExecutionContext, GraphSchema
+
+    from bot.components.triage_override import TriageIntentOverride
+
+    resource = Resource("override")
+    context = ExecutionContext(GraphSchema({}), "test")
+    component = TriageIntentOverride.create({}, storage, resource, context)
+    component.train(training_data())
+    return TriageIntentOverride.load({}, storage, resource, context)
+
+
+def _classified(metadata: object) -> Message:
+    message = Message(data={TEXT: "интернет не работает", "metadata": metadata})
+    message.set("intent", {"name": "internet_down", "confidence": 0.9}, add_to_output=True)
+    return message
+
+
+def test_the_override_replaces_the_intent_with_the_triage_one(storage: LocalModelStorage) -> None:
+    component = _override(storage)
+    triage = {"override_intent": "check_balance", "escalate": True}
+    [message] = component.process([_classified({"zabota_triage": triage})])
+    assert message.get("intent") == {"name": "check_balance", "confidence": 1.0}
+    assert triage["nlu_intent"] == {"name": "internet_down", "confidence": 0.9}
+
+
+@pytest.mark.parametrize(
+    "metadata",
+    [None, {}, {"zabota_triage": "crisis"}, {"zabota_triage": {"override_intent": "no_such_intent"}}, {"other": 1}],
+)
+def test_no_override_without_a_known_intent(storage: LocalModelStorage, metadata: object) -> None:
+    [message] = _override(storage).process([_classified(metadata)])
+    assert message.get("intent") == {"name": "internet_down", "confidence": 0.9}
