@@ -23,6 +23,7 @@ from actions.tracker_data import (
     problem_intent,
     slot_text,
 )
+from zabota import markers
 from zabota.catalog import load_catalog
 from zabota.handoff import HandoffRecord, build_handoff
 from zabota.redaction import mask_for_log
@@ -65,7 +66,7 @@ def handoff_from_tracker(tracker: Tracker, reason: str | None = None) -> Handoff
 # identity and channels across conversations, the history in every channel, the triage's reasons), and only it
 # routes the customer's next messages to the operator. The marker never reaches the customer: the gateway strips
 # it from the replies.
-HANDOFF_MARKER = "zabota_handoff"
+HANDOFF_MARKER = markers.HANDOFF
 
 
 def handoff_marker(record: HandoffRecord) -> dict[str, Any]:

@@ -24,7 +24,7 @@ from kb_index.answering import ESCALATION_REASON, KbChoice, KbCounters, choose_a
 from kb_index.directory import load_directory, topic_for_intent
 from kb_index.index import IndexError_
 from kb_index.search import QueryError
-from zabota import redis_keys
+from zabota import markers, redis_keys
 from zabota.catalog import load_catalog
 from zabota.language import Language
 from zabota.redaction import mask_for_log
@@ -39,7 +39,7 @@ MISSES_SLOT = "kb_misses"
 # The custom payload (Rasa's json_message) that tells the gateway which article was shown: the channel policy
 # sends steps and links by SMS during a call, and the handoff summary lists what the bot tried. The gateway
 # strips it from the replies the customer sees.
-KB_MARKER = "zabota_kb"
+KB_MARKER = markers.KB_ARTICLE
 
 
 def kb_marker(article: str, title: str, url: str, lang: str) -> dict[str, Any]:

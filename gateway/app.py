@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -14,73 +15,165 @@ from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from gateway import health, webchat
+from gateway import health, operators, pages, sms_webhook, telegram_webhook, triage_api, voice, webchat
+from gateway.channels.email import SmtpEmail
+from gateway.channels.sms import TwilioSms
+from gateway.channels.telegram import TelegramBotApi
+from gateway.conversation_state import ConversationStateStore
 from gateway.dispatch import Dispatcher
 from gateway.errors import install_error_handlers
+from gateway.handoff_desk import HandoffDesk
 from gateway.inbox import Inbox, Redeliverer
 from gateway.logs import configure_logging
+from gateway.operator_auth import OperatorDirectory
+from gateway.operator_hub import OperatorHub
+from gateway.outbound import CustomerChannels, deliver_late_replies
 from gateway.rasa_client import RasaClient
+from gateway.rate_limit import RateLimiter
 from gateway.services import Services
 from gateway.settings import GatewaySettings
+from gateway.triage import TriageEngine
+from kb_index.embedders import create_embedder
+from kb_index.live import LiveRetriever
+from kb_index.settings import KbSettings
+from zabota.catalog import load_catalog
+from zabota.channels.policy import ChannelPolicyConfig
+from zabota.handoffs.sla import SlaPolicy
+from zabota.handoffs.store import HandoffRouter, HandoffStore
+from zabota.identity import CustomerDirectory
+from zabota.triage import SignalDetector, TriageConfig, TriagePolicy
 
 log = structlog.get_logger(__name__)
 
 
-def make_redis(url: str) -> Redis:
+def make_redis(url: str, *, socket_timeout: float | None = 5.0) -> Redis:
     # Fail within about a second when Redis is down: the customer gets a 503 and retries, instead of a
     # request hanging through redis-py's default ten retries.
     return Redis.from_url(
         url,
         decode_responses=True,
         socket_connect_timeout=1.0,
-        socket_timeout=5.0,
+        socket_timeout=socket_timeout,
         retry=Retry(ExponentialBackoff(cap=0.2, base=0.05), retries=1),
         retry_on_error=[RedisConnectionError, RedisTimeoutError],
         health_check_interval=30,
     )
 
 
+def build_services(settings: GatewaySettings, redis: Redis) -> Services:
+    """Every long-lived object of the process, from settings; nothing here does I/O."""
+    catalog = load_catalog()
+    rasa = RasaClient.from_settings(settings)
+    inbox = Inbox(redis)
+    customers = CustomerDirectory(redis)
+    operators = OperatorDirectory.from_json(settings.zabota_operators)
+    channel_policy = ChannelPolicyConfig.from_env()
+    sla = SlaPolicy.from_env()
+    kb_settings = KbSettings.from_env()
+    kb = LiveRetriever(kb_settings.index_dir, create_embedder(kb_settings.embedder), kb_settings.search)
+    engine = TriageEngine(
+        rasa, SignalDetector(), TriagePolicy(catalog, TriageConfig.from_env()), catalog, kb, channel_policy
+    )
+    channels = CustomerChannels(
+        redis,
+        inbox,
+        customers,
+        telegram=TelegramBotApi.from_settings(settings) if settings.telegram_bot_token else None,
+        sms=TwilioSms.from_settings(settings) if settings.sms_account_sid and settings.sms_auth_token else None,
+        email=SmtpEmail.from_settings(settings) if settings.smtp_host else None,
+    )
+    desk = HandoffDesk(
+        redis,
+        HandoffStore(redis, sla),
+        inbox,
+        customers,
+        channels,
+        operators,
+        sla,
+        catalog,
+        channel_policy,
+        timezone=settings.timezone,
+        care_phone=settings.care_phone,
+    )
+    dispatcher = Dispatcher(inbox, rasa, engine, ConversationStateStore(redis), customers, desk, catalog)
+    return Services(
+        settings=settings,
+        redis=redis,
+        rasa=rasa,
+        inbox=inbox,
+        dispatcher=dispatcher,
+        customers=customers,
+        limiter=RateLimiter(redis, settings.rate_limit_per_minute),
+        engine=engine,
+        desk=desk,
+        channels=channels,
+        operators=operators,
+    )
+
+
 def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     settings = settings or GatewaySettings()  # type: ignore[call-arg]  # fields come from the environment
     configure_logging(settings.log_level)
+    # Refuse to start with a broken operator list, before anything listens.
+    OperatorDirectory.from_json(settings.zabota_operators)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         redis = make_redis(settings.redis_url)
-        rasa = RasaClient.from_settings(settings)
-        inbox = Inbox(redis)
-        app.state.services = Services(settings, redis, rasa, inbox, Dispatcher(inbox, rasa))
+        # Blocking stream reads wait longer than the request client's socket timeout allows.
+        router_redis = make_redis(settings.redis_url, socket_timeout=None)
+        services = build_services(settings, redis)
+        app.state.services = services
         redeliverer = Redeliverer(
-            inbox,
-            rasa,
+            services.inbox,
+            services.rasa,
             interval_seconds=settings.redelivery_interval_seconds,
             # Outlives the longest single Rasa call, so the lock never lapses mid-delivery.
             lock_timeout_seconds=max(30.0, 3 * settings.rasa_timeout_seconds),
+            process=services.dispatcher.redeliver,
+            on_delivered=lambda message, replies: deliver_late_replies(services, message, replies),
         )
+        router = HandoffRouter(HandoffStore(router_redis, services.desk.store.sla), f"gateway-{socket.gethostname()}")
+        hub = OperatorHub(services)
         stop = asyncio.Event()
-        task = asyncio.create_task(redeliverer.run(stop), name="zabota-redelivery")
-        log.info("gateway.started", rasa_url=settings.rasa_url)
+        await services.engine.warm_up()
+        tasks = [
+            asyncio.create_task(redeliverer.run(stop), name="zabota-redelivery"),
+            asyncio.create_task(router.run(stop), name="zabota-handoff-router"),
+            asyncio.create_task(hub.run(stop), name="zabota-operator-hub"),
+        ]
+        app.state.operator_hub = hub
+        log.info("gateway.started", rasa_url=settings.rasa_url, operators=len(services.operators))
         try:
             yield
         finally:
             stop.set()
             try:
                 # A delivery cut short here is not acknowledged, so it is simply replayed after restart.
-                await asyncio.wait_for(task, timeout=settings.rasa_timeout_seconds + 5)
+                await asyncio.wait_for(asyncio.gather(*tasks), timeout=settings.rasa_timeout_seconds + 5)
             except TimeoutError:
-                log.warning("inbox.redelivery_cancelled")
-            await rasa.aclose()
+                log.warning("gateway.background_tasks_cancelled")
+            await services.rasa.aclose()
+            await services.channels.aclose()
             await redis.aclose()
+            await router_redis.aclose()
             del app.state.services
             log.info("gateway.stopped")
 
     app = FastAPI(
         title="zabota gateway",
-        version="0.1.0",
-        description="Channel entry points of the zabota intent-triage assistant.",
+        version="0.2.0",
+        description="Channel entry points, triage and operator API of the zabota intent-triage assistant.",
         lifespan=lifespan,
     )
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(webchat.router)
+    app.include_router(webchat.ws_router)
+    app.include_router(triage_api.router)
+    app.include_router(telegram_webhook.router)
+    app.include_router(voice.router)
+    app.include_router(sms_webhook.router)
+    app.include_router(operators.router)
+    app.include_router(pages.router)
     return app

@@ -1,57 +1,224 @@
-"""What happens to one inbound message, whatever channel brought it: store, then Rasa, else park.
+"""What happens to one inbound message, whatever channel brought it.
 
-Channel adapters (webchat now; Telegram and voice later) call ``Dispatcher.handle`` and only translate its
-``Outcome`` into their own format. Routing to an operator who holds the conversation belongs here too.
+1. Stored first (``Inbox.accept``): a failure here is the only way a message is refused, and the client is told.
+2. Held by an operator? Then it goes to the operator (``HandoffDesk.customer_wrote``), not to the bot.
+3. Otherwise Rasa classifies it, the triage decides (``TriageEngine``), and the message goes to the bot with the
+   decision in its metadata (the bot escalates what the triage escalates: bot/components/triage_override.py).
+4. The bot's replies are split: the markers for the gateway (zabota/markers.py) are taken out; a handoff (the
+   bot's marker, or the triage's decision) is opened with its summary, and the customer is told when a person
+   will answer.
+5. Rasa down: the message is parked and replayed in order later (``Redeliverer``, through ``process``).
+
+Channel adapters (webchat, Telegram, voice, SMS) call ``Dispatcher.handle`` and only translate its ``Outcome``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 import structlog
 from redis.exceptions import RedisError
 
+from gateway.conversation_state import ConversationState, ConversationStateStore, advance
 from gateway.inbox import InboundMessage, Inbox
 from gateway.rasa_client import BotReply, RasaClient, RasaUnavailable
+from gateway.triage import TriageEngine
+from zabota import markers
+from zabota.catalog import Catalog
+from zabota.identity import CustomerDirectory
 from zabota.redaction import mask_for_log
+from zabota.triage.model import NluResult, TriageDecision
 
 log = structlog.get_logger(__name__)
 
 
 @dataclass(frozen=True)
+class OpenedHandoff:
+    handoff_id: str
+    priority: str
+    due_at: float
+    # True when the customer already had an open handoff (the new reasons were added to it).
+    existing: bool = False
+
+
+@dataclass(frozen=True)
 class Outcome:
     message: InboundMessage
+    # What the customer is shown: the bot's replies without the markers, plus the gateway's notices.
     replies: list[BotReply]
     # False: the message is parked; its replies will reach the history after redelivery.
     delivered: bool
+    # True: an operator holds the conversation; the message went to them and the bot said nothing.
+    held: bool = False
+    handoff: OpenedHandoff | None = None
+    decision: TriageDecision | None = None
+    # The articles the bot answered with ({"article", "title", "url", "lang"}).
+    kb_articles: tuple[dict[str, Any], ...] = ()
+
+
+@dataclass(frozen=True)
+class BotTurn:
+    """The bot's replies split into what the customer sees and what is meant for the gateway."""
+
+    visible: list[BotReply]
+    handoff: dict[str, Any] | None = None
+    kb_articles: list[dict[str, Any]] = field(default_factory=list)
+
+
+def split_markers(replies: Sequence[BotReply]) -> BotTurn:
+    visible: list[BotReply] = []
+    handoff: dict[str, Any] | None = None
+    articles: list[dict[str, Any]] = []
+    for reply in replies:
+        custom = reply.custom
+        if isinstance(custom, dict) and (markers.HANDOFF in custom or markers.KB_ARTICLE in custom):
+            if isinstance(custom.get(markers.HANDOFF), dict):
+                handoff = custom[markers.HANDOFF]
+            if isinstance(custom.get(markers.KB_ARTICLE), dict):
+                articles.append(custom[markers.KB_ARTICLE])
+            rest = {k: v for k, v in custom.items() if k not in (markers.HANDOFF, markers.KB_ARTICLE)}
+            if not (reply.text or reply.buttons or reply.image or rest):
+                continue
+            reply = reply.model_copy(update={"custom": rest or None})
+        visible.append(reply)
+    return BotTurn(visible, handoff, articles)
+
+
+def triage_metadata(nlu: NluResult, decision: TriageDecision) -> dict[str, Any]:
+    """What Rasa gets in ``metadata.zabota_triage``: the decision, and the intent to act on when it escalates a
+    message the classifier found routine."""
+    data: dict[str, Any] = {
+        "escalate": decision.escalate,
+        "priority": decision.priority,
+        "sensitive": decision.sensitive,
+        "reasons": [reason.code for reason in decision.reasons],
+    }
+    target = decision.handoff_intent
+    if decision.escalate and target and target != nlu.intent:
+        data["override_intent"] = target
+    return data
+
+
+class HandoffDesk(Protocol):
+    """The operator side as the dispatcher sees it (gateway/handoff_desk.py)."""
+
+    async def active_for(self, customer_id: str) -> str | None: ...
+
+    async def customer_wrote(self, handoff_id: str, message: InboundMessage) -> None: ...
+
+    async def open(
+        self,
+        message: InboundMessage,
+        decision: TriageDecision,
+        marker: Mapping[str, Any] | None,
+        state: ConversationState,
+    ) -> OpenedHandoff: ...
+
+    def notices(self, message: InboundMessage, decision: TriageDecision, opened: OpenedHandoff) -> list[BotReply]: ...
 
 
 class Dispatcher:
-    def __init__(self, inbox: Inbox, rasa: RasaClient) -> None:
+    def __init__(
+        self,
+        inbox: Inbox,
+        rasa: RasaClient,
+        engine: TriageEngine,
+        states: ConversationStateStore,
+        customers: CustomerDirectory,
+        desk: HandoffDesk,
+        catalog: Catalog,
+    ) -> None:
         self._inbox = inbox
         self._rasa = rasa
+        self._engine = engine
+        self.states = states
+        self._customers = customers
+        self._desk = desk
+        self._catalog = catalog
 
-    async def handle(self, *, channel: str, sender_id: str, text: str, metadata: Mapping[str, Any]) -> Outcome:
+    async def handle(
+        self,
+        *,
+        channel: str,
+        sender_id: str,
+        text: str,
+        metadata: Mapping[str, Any],
+        customer_id: str | None = None,
+    ) -> Outcome:
         """Raises ``RedisError`` when the message could not be stored (the caller must not drop it)."""
-        message = await self._inbox.accept(channel=channel, sender_id=sender_id, text=text, metadata=metadata)
+        message = await self._inbox.accept(
+            channel=channel, sender_id=sender_id, text=text, metadata=metadata, conversation_id=customer_id
+        )
         if await self._inbox.has_pending(message.conversation_id):
             # Earlier messages of this conversation are still waiting: queue behind them, keep the order.
             await self._park(message, reason="conversation has parked messages")
             return Outcome(message, [], delivered=False)
         try:
-            replies = await self._rasa.send(message.conversation_id, message.text, message.rasa_metadata())
+            return await self.process(message)
         except RasaUnavailable as exc:
             log.warning("rasa.unavailable", reason=str(exc), message_id=message.message_id)
             await self._park(message, reason="rasa unavailable")
             return Outcome(message, [], delivered=False)
+
+    async def process(self, message: InboundMessage, *, delayed: bool = False) -> Outcome:
+        """Everything after storing: operator or bot, triage, handoff, history. Raises ``RasaUnavailable``."""
+        conv = message.conversation_id
+        handoff_id = await self._desk.active_for(conv)
+        if handoff_id is not None:
+            await self._desk.customer_wrote(handoff_id, message)
+            log.info("dispatch.to_operator", message_id=message.message_id, handoff_id=handoff_id)
+            return Outcome(message, [], delivered=True, held=True)
+
+        now = time.time()
+        state = await self.states.get(conv)
+        recent = await self._customers.recent_intents(conv, now)
+        nlu, decision = await self._engine.classify(message.text, message.lang, state.context(message.channel, recent))
+        metadata = {**message.rasa_metadata(), markers.TRIAGE_METADATA: triage_metadata(nlu, decision)}
+        turn = split_markers(await self._rasa.send(conv, message.text, metadata))
+        next_state = advance(state, nlu, decision, turn.kb_articles, now)
+        log.info(
+            "triage.decided",
+            message_id=message.message_id,
+            conversation=mask_for_log(conv),
+            channel=message.channel,
+            intent=nlu.intent,
+            confidence=round(nlu.confidence, 3),
+            escalate=decision.escalate,
+            priority=decision.priority,
+            reasons=[reason.code for reason in decision.reasons],
+            bot_handoff=turn.handoff is not None,
+        )
+
+        replies = list(turn.visible)
+        opened: OpenedHandoff | None = None
+        if turn.handoff is not None or decision.escalate:
+            # Redis errors propagate: a handoff that could not be stored must not look opened.
+            opened = await self._desk.open(message, decision, turn.handoff, next_state)
+            replies.extend(self._desk.notices(message, decision, opened))
         try:
-            await self._inbox.record_replies(message, replies, delayed=False)
+            await self.states.save(conv, next_state)
+            entry = self._catalog.intent(nlu.intent)
+            if entry is not None and entry.handling in ("flow", "kb", "escalate"):
+                await self._customers.record_intent(conv, nlu.intent, message.message_id, now)
+            await self._inbox.record_replies(message, replies, delayed=delayed)
         except RedisError as exc:
-            # The customer still gets the replies in this response; only the stored history misses them.
+            # The customer still gets the replies in this response; only the stored history/state misses them.
             log.error("inbox.history_failed", message_id=message.message_id, error=type(exc).__name__)
-        return Outcome(message, replies, delivered=True)
+        return Outcome(
+            message,
+            replies,
+            delivered=True,
+            handoff=opened,
+            decision=decision,
+            kb_articles=tuple(turn.kb_articles),
+        )
+
+    async def redeliver(self, message: InboundMessage) -> list[BotReply]:
+        """``Redeliverer``'s process hook: a parked message through the whole pipeline."""
+        return (await self.process(message, delayed=True)).replies
 
     async def _park(self, message: InboundMessage, *, reason: str) -> None:
         entry_id = await self._inbox.park(message)

@@ -42,11 +42,12 @@ class ErrorBody(BaseModel):
 class ApiError(Exception):
     """Raised by routes for a refusal they can explain; becomes ``ErrorBody`` with ``status_code``."""
 
-    def __init__(self, status_code: int, error: str, detail: str) -> None:
+    def __init__(self, status_code: int, error: str, detail: str, headers: Mapping[str, str] | None = None) -> None:
         super().__init__(detail)
         self.status_code = status_code
         self.error = error
         self.detail = detail
+        self.headers = dict(headers or {})
 
 
 def error_response(status_code: int, body: ErrorBody, headers: Mapping[str, str] | None = None) -> JSONResponse:
@@ -61,7 +62,7 @@ def _field_name(loc: tuple[Any, ...] | list[Any]) -> str:
 
 async def _on_api_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ApiError)
-    return error_response(exc.status_code, ErrorBody(error=exc.error, detail=exc.detail))
+    return error_response(exc.status_code, ErrorBody(error=exc.error, detail=exc.detail), exc.headers)
 
 
 async def _on_validation_error(request: Request, exc: Exception) -> Response:

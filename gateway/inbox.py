@@ -6,9 +6,8 @@
 - ``Redeliverer`` replays the pending stream in order once Rasa answers again, and deletes each entry only
   after its replies are recorded (at-least-once: a crash in between replays that one message again).
 
-A conversation is keyed by its sender id, which is also Rasa's sender (and so the handoff's
-``conversation_id``). Mapping each channel's ids to one customer identity comes with the next channels; it
-must keep channels' id spaces apart, since a webchat client chooses its own sender id.
+A conversation is keyed by the customer id (zabota/identity.py: one customer across channels, each channel's
+ids kept apart), which is also Rasa's sender id; ``sender_id`` keeps the channel's own id of the sender.
 """
 
 from __future__ import annotations
@@ -30,7 +29,7 @@ from redis.asyncio.lock import Lock
 from redis.exceptions import LockError, RedisError
 
 from gateway.rasa_client import BotReply, Button, RasaClient, RasaUnavailable
-from zabota import redis_keys
+from zabota import markers, redis_keys
 from zabota.language import Language, detect_language
 from zabota.redaction import mask_for_log, redact
 
@@ -112,7 +111,7 @@ class HistoryEntry(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    role: Literal["customer", "bot"]
+    role: Literal["customer", "bot", "operator", "system"]
     message_id: str = Field(description="The customer message this line is, or answers.")
     timestamp: float
     channel: str
@@ -122,6 +121,7 @@ class HistoryEntry(BaseModel):
     image: str | None = None
     custom: Any = None
     delayed: bool = Field(default=False, description="A reply to a message that was answered after a Rasa outage.")
+    author: str | None = Field(default=None, description="The operator's display name, on operator lines.")
 
 
 @dataclass(frozen=True)
@@ -137,8 +137,20 @@ class Inbox:
         self._clock = clock
         self._ack = redis.register_script(_ACK_SCRIPT)
 
-    async def accept(self, *, channel: str, sender_id: str, text: str, metadata: Mapping[str, Any]) -> InboundMessage:
-        conv = sender_id  # until customer identity mapping: see the module docstring
+    async def accept(
+        self,
+        *,
+        channel: str,
+        sender_id: str,
+        text: str,
+        metadata: Mapping[str, Any],
+        conversation_id: str | None = None,
+    ) -> InboundMessage:
+        """``sender_id`` is the channel's own id of the sender; ``conversation_id`` the customer's (see
+        zabota/identity.py), which defaults to the sender id for callers that have no identity mapping."""
+        conv = conversation_id or sender_id
+        # Keys of the gateway's own (the triage) never come from a client.
+        metadata = {k: v for k, v in metadata.items() if not str(k).startswith(markers.RESERVED_PREFIX)}
         lang_key = redis_keys.conversation_language(conv)
         previous = await self._redis.get(lang_key)
         message = InboundMessage(
@@ -189,6 +201,14 @@ class Inbox:
             return
         async with self._redis.pipeline(transaction=True) as pipe:
             self._queue_history(pipe, message.conversation_id, entries)
+            await pipe.execute()
+
+    async def record_lines(self, conv: str, entries: Sequence[HistoryEntry]) -> None:
+        """Lines that answer no inbound message (operator replies, status notices)."""
+        if not entries:
+            return
+        async with self._redis.pipeline(transaction=True) as pipe:
+            self._queue_history(pipe, conv, entries)
             await pipe.execute()
 
     async def history(self, conv: str, limit: int = redis_keys.CONVERSATION_HISTORY_MAX_ITEMS) -> list[HistoryEntry]:
@@ -248,6 +268,9 @@ def _as_str(value: Any) -> str | None:
 # Called after a redelivered message's replies are in the history; later channels (Telegram, voice) push the
 # replies to the customer from here, since the request that brought the message is long gone.
 DeliveryHook = Callable[[InboundMessage, list[BotReply]], Awaitable[None]]
+# Runs one parked message through the whole pipeline (triage, bot, handoff) and records its replies; returns
+# the replies the customer is to see. Raises ``RasaUnavailable`` like ``RasaClient.send``.
+ProcessHook = Callable[[InboundMessage], Awaitable[list[BotReply]]]
 
 
 class Redeliverer:
@@ -259,6 +282,7 @@ class Redeliverer:
         interval_seconds: float,
         lock_timeout_seconds: float,
         on_delivered: DeliveryHook | None = None,
+        process: ProcessHook | None = None,
         batch_size: int = 100,
     ) -> None:
         self._inbox = inbox
@@ -266,6 +290,7 @@ class Redeliverer:
         self._interval = interval_seconds
         self._lock_timeout = lock_timeout_seconds
         self._on_delivered = on_delivered
+        self._process = process
         self._batch_size = batch_size
         # Logged once per outage, not on every tick.
         self._blocked = False
@@ -316,7 +341,11 @@ class Redeliverer:
             await self._inbox.ack(entry)
             return True
         try:
-            replies = await self._rasa.send(message.conversation_id, message.text, message.rasa_metadata())
+            if self._process is not None:
+                replies = await self._process(message)
+            else:
+                replies = await self._rasa.send(message.conversation_id, message.text, message.rasa_metadata())
+                await self._inbox.record_replies(message, replies, delayed=True)
         except RasaUnavailable as exc:
             if not self._blocked:
                 log.warning("rasa.unavailable", reason=str(exc), waiting=await self._inbox.pending_count())
@@ -325,7 +354,6 @@ class Redeliverer:
         if self._blocked:
             log.info("inbox.redelivery_resumed")
             self._blocked = False
-        await self._inbox.record_replies(message, replies, delayed=True)
         if self._on_delivered is not None:
             try:
                 await self._on_delivered(message, replies)

@@ -13,6 +13,7 @@ import httpx
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from gateway.settings import GatewaySettings
+from zabota.triage.model import NluResult
 
 
 class RasaUnavailable(Exception):
@@ -41,6 +42,23 @@ class BotReply(BaseModel):
 _REPLIES = TypeAdapter(list[BotReply])
 
 
+def nlu_from_parse(data: Any) -> NluResult:
+    """Rasa's parse result as the triage's ``NluResult``; ``RasaUnavailable`` for anything else."""
+    if not isinstance(data, dict) or not isinstance(data.get("intent"), dict):
+        raise RasaUnavailable("parse answered no intent")
+    intent = data["intent"]
+    name = intent.get("name")
+    if not isinstance(name, str) or not name:
+        raise RasaUnavailable("parse answered an intent without a name")
+    ranking = tuple(
+        (str(item["name"]), float(item.get("confidence") or 0.0))
+        for item in data.get("intent_ranking") or []
+        if isinstance(item, dict) and isinstance(item.get("name"), str)
+    )
+    entities = tuple(item for item in data.get("entities") or [] if isinstance(item, dict))
+    return NluResult(intent=name, confidence=float(intent.get("confidence") or 0.0), ranking=ranking, entities=entities)
+
+
 class RasaClient:
     def __init__(self, base_url: str, token: str, timeout_seconds: float) -> None:
         self._token = token
@@ -58,6 +76,15 @@ class RasaClient:
             return _REPLIES.validate_json(response.content)
         except ValidationError as exc:
             raise RasaUnavailable(f"webhook answered {exc.error_count()} invalid item(s)") from exc
+
+    async def parse(self, text: str) -> NluResult:
+        """Rasa's NLU on one message, without touching any conversation (``POST /model/parse``)."""
+        response = await self._request("POST", "/model/parse", params={"token": self._token}, json={"text": text})
+        try:
+            data = response.json()
+        except ValueError as exc:
+            raise RasaUnavailable("parse answered non-JSON") from exc
+        return nlu_from_parse(data)
 
     async def status(self, timeout_seconds: float | None = None) -> dict[str, Any]:
         """Rasa's /status (loaded model, fingerprint). A shorter timeout suits health checks."""

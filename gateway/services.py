@@ -8,9 +8,15 @@ from fastapi import Request
 from redis.asyncio import Redis
 
 from gateway.dispatch import Dispatcher
+from gateway.handoff_desk import HandoffDesk
 from gateway.inbox import Inbox
+from gateway.operator_auth import OperatorDirectory
+from gateway.outbound import CustomerChannels
 from gateway.rasa_client import RasaClient
+from gateway.rate_limit import RateLimiter
 from gateway.settings import GatewaySettings
+from gateway.triage import TriageEngine
+from zabota.identity import CustomerDirectory
 
 
 @dataclass(frozen=True)
@@ -20,6 +26,12 @@ class Services:
     rasa: RasaClient
     inbox: Inbox
     dispatcher: Dispatcher
+    customers: CustomerDirectory
+    limiter: RateLimiter
+    engine: TriageEngine
+    desk: HandoffDesk
+    channels: CustomerChannels
+    operators: OperatorDirectory
 
 
 def get_services(request: Request) -> Services:

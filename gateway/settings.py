@@ -26,6 +26,49 @@ class GatewaySettings(BaseSettings):
     redelivery_interval_seconds: float = Field(default=5.0, gt=0)
     log_level: LogLevel = "INFO"
 
+    # Abuse protection: messages one sender may send per minute (each channel counts its own senders).
+    rate_limit_per_minute: int = Field(default=20, ge=1)
+    # Where customers' times are shown ("a person will answer by 14:35").
+    timezone: str = "Europe/Moscow"
+    # The phone number offered for a call-back in urgent sensitive chat cases (kb/FACTS.md).
+    care_phone: str = "8 800 100-20-30"
+    # The gateway's public base URL, as the SMS provider calls it (its webhook signature covers the URL).
+    public_base_url: str = "http://127.0.0.1:8000"
+
+    # Operators: a JSON list of {"id", "name", "role": "operator"|"lead", "token_sha256"}; tokens are never
+    # stored, only their SHA-256. Empty: nobody can log in to the console.
+    zabota_operators: str = "[]"
+
+    # Telegram: the bot's token, the Bot API's base URL (a local fake in tests) and the webhook's secret token
+    # (setWebhook's secret_token; Telegram sends it in X-Telegram-Bot-Api-Secret-Token). No token: the channel
+    # is off and its webhook answers 503.
+    telegram_bot_token: SecretStr | None = None
+    telegram_api_base_url: str = "https://api.telegram.org"
+    telegram_webhook_secret: SecretStr | None = None
+
+    # SMS provider (Twilio's REST API format). No account: SMS is off (voice answers say nothing was sent).
+    sms_api_base_url: str = "https://api.twilio.com"
+    sms_account_sid: str | None = None
+    sms_auth_token: SecretStr | None = None
+    sms_from_number: str | None = None
+
+    # Email by SMTP. No host: email is off.
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_from: str = "care@zabota.example"
+    smtp_starttls: bool = True
+
+    # The call-centre platform's token for POST /api/v1/voice/events (Authorization: Bearer). No token: the
+    # voice endpoint answers 503.
+    voice_api_token: SecretStr | None = None
+
+    # Outside calls (Telegram, SMS, SMTP) must not hold a customer's request for long.
+    telegram_timeout_seconds: float = Field(default=10.0, gt=0)
+    sms_timeout_seconds: float = Field(default=10.0, gt=0)
+    smtp_timeout_seconds: float = Field(default=15.0, gt=0)
+
     @field_validator("log_level", mode="before")
     @classmethod
     def _upper_level(cls, value: object) -> object:

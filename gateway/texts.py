@@ -9,3 +9,48 @@ DELAYED_ANSWER: dict[Language, str] = {
     "ru": "Мы получили ваше сообщение. Ассистент ответит чуть позже — ответ появится в этом чате.",
     "en": "We got your message. The assistant will answer shortly — the reply will appear in this chat.",
 }
+
+# After a handoff is opened: when a person will answer ({due} is a local time like 14:35, {minutes} the SLA).
+HANDOFF_ETA: dict[Language, str] = {
+    "ru": "Я передал ваш вопрос специалисту — он ответит здесь же, в течение {minutes} мин. (до {due}).",
+    "en": "I've passed your question to a specialist, who will answer here within {minutes} min (by {due}).",
+}
+
+# Urgent sensitive cases in a chat: a voice is often better, so the care line and a call-back are offered too.
+CALLBACK_OFFER: dict[Language, str] = {
+    "ru": (
+        "Если удобнее голосом — позвоните нам: {phone} (бесплатно, круглосуточно), или напишите номер, и мы перезвоним."
+    ),
+    "en": "If you'd rather talk, call us at {phone} (free, 24/7), or send your number and we'll call you back.",
+}
+
+# Status changes of the handoff, told to the customer in their channel.
+OPERATOR_JOINED: dict[Language, str] = {
+    "ru": "К разговору подключился специалист: {name}.",
+    "en": "A specialist has joined the conversation: {name}.",
+}
+HANDED_BACK: dict[Language, str] = {
+    "ru": "Специалист завершил разговор. Я снова на связи — спрашивайте, если что-то ещё нужно.",
+    "en": "The specialist has finished. I'm back — ask me if you need anything else.",
+}
+CLOSED: dict[Language, str] = {
+    "ru": "Обращение закрыто. Спасибо, что написали нам!",
+    "en": "Your request is closed. Thank you for contacting us!",
+}
+# While a person holds the conversation and has not answered yet, a message is acknowledged once.
+WITH_OPERATOR: dict[Language, str] = {
+    "ru": "Ваше сообщение передано специалисту.",
+    "en": "Your message has been passed to the specialist.",
+}
+
+# Voice: what is said when the call is passed to a person.
+VOICE_TRANSFER: dict[Language, str] = {
+    "ru": "Соединяю вас со специалистом, оставайтесь на линии.",
+    "en": "I'm connecting you to a specialist, please stay on the line.",
+}
+
+# Telegram: the customer shared their phone number with the "share contact" button.
+PHONE_LINKED: dict[Language, str] = {
+    "ru": "Спасибо, номер привязан: теперь я узнаю вас и по телефону, и в этом чате.",
+    "en": "Thank you, your number is linked: I'll know you both on the phone and in this chat.",
+}

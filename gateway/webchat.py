@@ -2,19 +2,28 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
-from typing import Annotated, Any
+import re
+import time
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any, Literal
 
 import structlog
-from fastapi import APIRouter, Depends, Path, Query, Response
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from fastapi import APIRouter, Depends, Path, Query, Response, WebSocket, WebSocketDisconnect
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from redis.exceptions import RedisError
 
+from gateway.dispatch import Outcome
 from gateway.errors import ApiError, ErrorBody
 from gateway.inbox import HistoryEntry
+from gateway.outbound import entry_from_reply
 from gateway.rasa_client import BotReply, Button
 from gateway.services import Services, get_services
 from gateway.texts import DELAYED_ANSWER
 from zabota import redis_keys
+from zabota.identity import channel_key
 from zabota.language import Language
 from zabota.redaction import mask_for_log
 
@@ -75,6 +84,7 @@ def _reply_out(reply: BotReply) -> ReplyOut:
     responses={
         202: {"model": WebchatMessageOut, "description": "Stored; the assistant is unavailable and answers later"},
         413: {"model": ErrorBody, "description": "Text or metadata too long"},
+        429: {"model": ErrorBody, "description": "Too many messages from this sender; see Retry-After"},
         422: {"model": ErrorBody, "description": "Invalid request (empty text, bad sender_id, not JSON, ...)"},
         503: {"model": ErrorBody, "description": "Storage unavailable; the message was not accepted"},
     },
@@ -90,7 +100,11 @@ async def post_message(body: WebchatMessageIn, response: Response, services: Ser
     if len(json.dumps(metadata, ensure_ascii=False)) > MAX_METADATA_CHARS:
         raise ApiError(413, "metadata_too_large", f"metadata is over {MAX_METADATA_CHARS} characters as JSON")
 
-    outcome = await services.dispatcher.handle(channel=CHANNEL, sender_id=body.sender_id, text=text, metadata=metadata)
+    await enforce_rate_limit(services, f"{CHANNEL}:{body.sender_id}")
+    customer_id = await webchat_customer(services, body.sender_id)
+    outcome = await services.dispatcher.handle(
+        channel=CHANNEL, sender_id=body.sender_id, text=text, metadata=metadata, customer_id=customer_id
+    )
     message = outcome.message
     log.info(
         "webchat.received",
@@ -126,5 +140,203 @@ async def get_history(
     services: ServicesDep,
     limit: Annotated[int, Query(ge=1, le=redis_keys.CONVERSATION_HISTORY_MAX_ITEMS)] = 100,
 ) -> HistoryOut:
-    messages = await services.inbox.history(sender_id, limit)
+    customer_id = await services.customers.lookup(channel_key("web", sender_id))
+    messages = await services.inbox.history(customer_id, limit) if customer_id else []
     return HistoryOut(sender_id=sender_id, messages=messages)
+
+
+async def webchat_customer(services: Services, sender_id: str) -> str:
+    """The customer behind a widget's visitor id (created on first sight); the webchat is their last channel."""
+    customer_id = await services.customers.resolve(channel_key("web", sender_id))
+    await services.customers.update_profile(customer_id, last_channel=CHANNEL, webchat_id=sender_id)
+    return customer_id
+
+
+async def enforce_rate_limit(services: Services, sender: str) -> None:
+    decision = await services.limiter.hit(sender)
+    if not decision.allowed:
+        log.warning("ratelimit.refused", channel=sender.split(":", 1)[0], count=decision.count)
+        raise ApiError(
+            429,
+            "rate_limited",
+            f"too many messages: at most {services.settings.rate_limit_per_minute} a minute; "
+            f"retry in {decision.retry_after_seconds} s",
+            headers={"Retry-After": str(decision.retry_after_seconds)},
+        )
+
+
+# ---------------------------------------------------------------------------------------------- WebSocket
+ws_router = APIRouter(tags=["webchat"])
+
+# Close codes: 1008 policy violation (a bad sender id), 1011 the server cannot serve now (Redis down).
+WS_POLICY_VIOLATION = 1008
+WS_UNAVAILABLE = 1011
+# The longest frame the widget may send: the text limit plus room for the JSON around it.
+MAX_FRAME_CHARS = 20_000
+
+
+class ClientFrame(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    type: Literal["message", "ping"]
+    text: str | None = None
+    client_id: str | None = Field(default=None, max_length=64)
+
+
+def _entries(outcome: Outcome) -> list[HistoryEntry]:
+    message = outcome.message
+    customer = HistoryEntry(
+        role="customer",
+        message_id=message.message_id,
+        timestamp=message.timestamp,
+        channel=message.channel,
+        lang=message.lang,
+        text=message.text,
+    )
+    replies = outcome.replies if outcome.delivered else [BotReply(text=DELAYED_ANSWER[message.lang])]
+    return [customer] + [
+        entry_from_reply(
+            r,
+            role="bot",
+            message_id=message.message_id,
+            timestamp=time.time(),
+            channel=message.channel,
+            lang=message.lang,
+        )
+        for r in replies
+    ]
+
+
+@ws_router.websocket("/api/v1/webchat/ws")
+async def webchat_socket(websocket: WebSocket, sender_id: str = "") -> None:
+    """The widget's live connection: history on connect, replies, operator lines, typing. Frames are JSON:
+    client -> {"type": "message", "text", "client_id"?} | {"type": "ping"}; server -> {"type": "history",
+    "messages"} | {"type": "message", "entry", "client_id"?} | {"type": "typing", "on"} | {"type": "error",
+    "code", "detail"} | {"type": "pong"}."""
+    services: Services = websocket.app.state.services
+    await websocket.accept()
+    if not re.fullmatch(SENDER_ID_PATTERN, sender_id):
+        await websocket.close(WS_POLICY_VIOLATION, "sender_id: 1-128 of A-Z a-z 0-9 _ . : -")
+        return
+    try:
+        customer_id = await webchat_customer(services, sender_id)
+        history = await services.inbox.history(customer_id, 100)
+        pubsub = services.redis.pubsub()
+        await pubsub.subscribe(redis_keys.conversation_events(customer_id))
+    except RedisError:
+        await websocket.close(WS_UNAVAILABLE, "storage unavailable, retry shortly")
+        return
+    send_lock = asyncio.Lock()
+
+    async def send(frame: dict[str, Any]) -> None:
+        async with send_lock:
+            await websocket.send_text(json.dumps(frame, ensure_ascii=False))
+
+    async def forward_events() -> None:
+        while True:
+            try:
+                event = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+            except RedisError:
+                await asyncio.sleep(1.0)
+                continue
+            if event is None:
+                continue
+            try:
+                frame = json.loads(event["data"])
+            except (TypeError, ValueError):
+                continue
+            if isinstance(frame, dict) and frame.get("type") == "message":
+                await send({"type": "message", "entry": frame.get("entry")})
+
+    forwarder = asyncio.create_task(forward_events(), name="webchat-events")
+    try:
+        await send({"type": "history", "messages": [entry.model_dump(mode="json") for entry in history]})
+        while True:
+            raw = await websocket.receive_text()
+            await _on_frame(services, sender_id, customer_id, raw, send)
+    except WebSocketDisconnect:
+        pass
+    finally:
+        forwarder.cancel()
+        with contextlib.suppress(Exception):
+            await pubsub.aclose()  # type: ignore[no-untyped-call]  # redis-py leaves it untyped
+
+
+async def _on_frame(
+    services: Services,
+    sender_id: str,
+    customer_id: str,
+    raw: str,
+    send: Callable[[dict[str, Any]], Awaitable[None]],
+) -> None:
+    if len(raw) > MAX_FRAME_CHARS:
+        await send(
+            {
+                "type": "error",
+                "code": "frame_too_large",
+                "detail": f"frames are limited to {MAX_FRAME_CHARS} characters",
+            }
+        )
+        return
+    try:
+        frame = ClientFrame.model_validate_json(raw)
+    except ValidationError:
+        await send({"type": "error", "code": "bad_frame", "detail": 'send {"type": "message", "text": "..."}'})
+        return
+    if frame.type == "ping":
+        await send({"type": "pong"})
+        return
+    text = (frame.text or "").strip()
+    limit = services.settings.max_message_chars
+    if not text:
+        await send(
+            {"type": "error", "code": "empty_text", "detail": "the message is empty", "client_id": frame.client_id}
+        )
+        return
+    if len(text) > limit:
+        await send(
+            {
+                "type": "error",
+                "code": "message_too_long",
+                "detail": f"text has {len(text)} characters; the limit is {limit}",
+                "client_id": frame.client_id,
+            }
+        )
+        return
+    try:
+        await enforce_rate_limit(services, f"{CHANNEL}:{sender_id}")
+    except ApiError as exc:
+        await send({"type": "error", "code": exc.error, "detail": exc.detail, "client_id": frame.client_id})
+        return
+    await send({"type": "typing", "on": True})
+    try:
+        outcome = await services.dispatcher.handle(
+            channel=CHANNEL, sender_id=sender_id, text=text, metadata={}, customer_id=customer_id
+        )
+    except RedisError:
+        await send({"type": "typing", "on": False})
+        await send(
+            {
+                "type": "error",
+                "code": "storage_unavailable",
+                "detail": "the message was not accepted; please send it again shortly",
+                "client_id": frame.client_id,
+            }
+        )
+        return
+    log.info(
+        "webchat.received",
+        message_id=outcome.message.message_id,
+        sender=mask_for_log(sender_id),
+        lang=outcome.message.lang,
+        chars=len(text),
+        delivered=outcome.delivered,
+        held=outcome.held,
+        replies=len(outcome.replies),
+        transport="websocket",
+    )
+    entries = _entries(outcome)
+    await send({"type": "message", "entry": entries[0].model_dump(mode="json"), "client_id": frame.client_id})
+    for entry in entries[1:]:
+        await send({"type": "message", "entry": entry.model_dump(mode="json")})
+    await send({"type": "typing", "on": False})

@@ -89,3 +89,37 @@ def mask_for_log(text: str) -> str:
     text = _EMAIL.sub(EMAIL_MASK, text)
     text = _PHONE.sub(PHONE_MASK, text)
     return _LONG_NUMBER.sub(LONG_NUMBER_MASK, text)
+
+
+# --- Masking for the operator's handoff summary ------------------------------------------------------------------
+# The summary is shown to operators and kept with the handoff. Its contacts and entities identify the customer
+# without needing the full phone or email (the operator writes back through the conversation, and the CRM has
+# the full contact), so they show just enough to confirm it with the customer.
+
+_NON_DIGIT = re.compile(r"\D")
+
+
+def mask_phone(value: str) -> str:
+    """``+7 916 123-45-67`` -> ``+7 *** ***-45-67``: the last four digits, enough to confirm the number."""
+    digits = _NON_DIGIT.sub("", value)
+    if len(digits) < 7:
+        return "***"  # too short to be a phone number; showing part of it would show most of it
+    if (len(digits) == 11 and digits[0] in "78") or (len(digits) == 10 and digits[0] == "9"):
+        return f"+7 *** ***-{digits[-4:-2]}-{digits[-2:]}"
+    return ("+" if value.lstrip().startswith("+") else "") + f"*** {digits[-4:]}"
+
+
+def mask_email(value: str) -> str:
+    """``ivan.petrov@mail.ru`` -> ``i***@mail.ru``: the first letter and the domain."""
+    local, at, domain = value.strip().rpartition("@")
+    if not at or not local or not domain:
+        return "***"
+    return f"{local[0]}***@{domain}"
+
+
+def redact_for_summary(text: str) -> str:
+    """``redact`` plus emails and phones masked (``mask_email``, ``mask_phone``), for the summary's fields where
+    the full contact is not needed. Account and order numbers are kept: the operator works with them."""
+    text = redact(text)
+    text = _EMAIL.sub(lambda m: mask_email(m.group(0)), text)
+    return _PHONE.sub(lambda m: mask_phone(m.group(0)), text)

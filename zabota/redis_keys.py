@@ -57,3 +57,110 @@ def conversation_language(sender_id: str) -> str:
 # reply, for the leads' containment and article-quality figures. Trimmed approximately to this many entries.
 KB_EVENTS_STREAM = PREFIX + "kb:events"
 KB_EVENTS_STREAM_MAXLEN = 1_000_000
+
+
+# ---------------------------------------------------------------------------------------------- customers
+# String: one channel identity -> the customer id it belongs to. Channel identities are namespaced so channels'
+# id spaces never collide (a webchat client chooses its own id): "web:<visitor id>", "tg:<telegram user id>",
+# "tel:<E.164 phone>", "email:<address>". The customer id ("c-" + hex) is also Rasa's sender id, so the
+# dialogue context follows the customer from one channel to another. Kept as long as a conversation history.
+IDENTITY = PREFIX + "identity:{channel_key}"
+IDENTITY_TTL_SECONDS = 365 * 24 * 3600
+
+# Hash: a customer's profile (name, language, phone, email, telegram_chat_id, preferred channel, last channel,
+# segment). Phone and email are personal data the service needs to reach the customer; never logged.
+CUSTOMER_PROFILE = PREFIX + "customer:{customer_id}:profile"
+
+# Sorted set: "<intent>|<message id>" scored by time, the customer's problem intents, for the "same problem
+# three times in seven days" rule. Trimmed to the window on each write; expires after the window.
+CUSTOMER_INTENTS = PREFIX + "customer:{customer_id}:intents"
+CUSTOMER_INTENTS_WINDOW_SECONDS = 7 * 24 * 3600
+
+# String (JSON): the triage's memory of a conversation between turns (gateway/conversation_state.py): the
+# low-confidence streak, whether the bot's last turn asked "did this help?" after an article, consecutive
+# unhelpful answers, the latest intents and what the bot tried. Same lifetime as the history.
+CONVERSATION_TRIAGE = PREFIX + "conv:{sender_id}:triage"
+
+
+def identity(channel_key: str) -> str:
+    return IDENTITY.format(channel_key=channel_key)
+
+
+def customer_profile(customer_id: str) -> str:
+    return CUSTOMER_PROFILE.format(customer_id=customer_id)
+
+
+def customer_intents(customer_id: str) -> str:
+    return CUSTOMER_INTENTS.format(customer_id=customer_id)
+
+
+def conversation_triage(sender_id: str) -> str:
+    return CONVERSATION_TRIAGE.format(sender_id=sender_id)
+
+
+# ---------------------------------------------------------------------------------------------- rate limits
+# String counter: messages from one sender ("<channel>:<sender>") in the current fixed window (the window's
+# start in the key). Expires with the window.
+RATE_LIMIT = PREFIX + "ratelimit:{sender}:{window}"
+
+
+def rate_limit(sender: str, window: int) -> str:
+    return RATE_LIMIT.format(sender=sender, window=window)
+
+
+# --- Handoffs to operators (zabota/handoffs) -------------------------------------------------------------------
+# A handoff is opened by HandoffStore.open: one Lua script writes its record, points the conversation at it and
+# appends it to HANDOFF_STREAM (above: the intake). The router (consumer group HANDOFF_CONSUMER_GROUP) then puts
+# it in HANDOFF_QUEUE and tells the operators on OPERATOR_EVENTS. ``customer_id`` below is the customer id
+# (zabota/identity.py), which is also the conversation's Rasa sender id and history key.
+
+# String (JSON of zabota.handoffs.store.Handoff): the handoff's state, assignee, summary, notes and action log.
+# Written whole under WATCH/MULTI, so every operator action is a compare-and-set on this one key. No expiry
+# while active; once closed or handed back it expires after HANDOFF_CLOSED_TTL_SECONDS (it holds a transcript,
+# which must not outlive its purpose; leads' figures are taken while it is kept).
+HANDOFF_RECORD = PREFIX + "handoff:{handoff_id}"
+HANDOFF_CLOSED_TTL_SECONDS = 90 * 24 * 3600
+
+# Consumer group of the operator side on HANDOFF_STREAM. A group name, not a key: it lives inside the stream.
+HANDOFF_CONSUMER_GROUP = "operators"
+
+# Sorted set of the active (queued or claimed) handoff ids, scored by zabota.handoffs.sla.queue_score: ZRANGE
+# gives the most urgent priority first, then the earliest due. Closing or handing back removes the id.
+HANDOFF_QUEUE = PREFIX + "handoffs:queue"
+
+# Pub/sub channel of the operators' consoles: JSON events handoff_new, handoff_updated and reminder.
+OPERATOR_EVENTS = PREFIX + "operators:events"
+
+# String: the conversation's active handoff id. Set by HandoffStore.open before the router has seen the handoff,
+# so the gateway sends the customer's next messages to operators at once; deleted on close or hand-back. No
+# expiry: an open handoff may wait a business day (p4), and a lapsed pointer would silently return the customer
+# to the bot.
+CONVERSATION_HANDOFF = PREFIX + "conv:{customer_id}:handoff"
+
+# Pub/sub channel of one conversation: JSON handoff_status events (the handoff store), and {"type": "message",
+# "entry": <history entry>} for lines that answer no request of the customer's - operator replies, status notices,
+# late replies (gateway/outbound.py) - which the customer's open webchat WebSockets forward.
+CONVERSATION_EVENTS = PREFIX + "conv:{customer_id}:events"
+
+
+def handoff_record(handoff_id: str) -> str:
+    return HANDOFF_RECORD.format(handoff_id=handoff_id)
+
+
+def conversation_handoff(customer_id: str) -> str:
+    return CONVERSATION_HANDOFF.format(customer_id=customer_id)
+
+
+def conversation_events(customer_id: str) -> str:
+    return CONVERSATION_EVENTS.format(customer_id=customer_id)
+
+
+# ---------------------------------------------------------------------------------------------- telegram
+# String: a Telegram update id already handled. Telegram resends an update its webhook call did not confirm in
+# time; the second copy must not reach the bot twice. Telegram keeps undelivered updates for 24 hours.
+TELEGRAM_UPDATE_SEEN = PREFIX + "telegram:update:{update_id}"
+TELEGRAM_UPDATE_SEEN_TTL_SECONDS = 24 * 3600
+
+
+def telegram_update_seen(update_id: int) -> str:
+    return TELEGRAM_UPDATE_SEEN.format(update_id=update_id)

@@ -10,8 +10,11 @@ from zabota.redaction import (
     PASSPORT_MASK,
     PHONE_MASK,
     luhn_valid,
+    mask_email,
     mask_for_log,
+    mask_phone,
     redact,
+    redact_for_summary,
 )
 
 VISA = "4111111111111111"  # Luhn-valid test numbers
@@ -108,3 +111,37 @@ def test_mask_for_log_hides_phones_emails_and_long_numbers() -> None:
 
 def test_mask_for_log_keeps_short_numbers() -> None:
     assert mask_for_log("заказ на 350 руб, 3 ноября") == "заказ на 350 руб, 3 ноября"
+
+
+@pytest.mark.parametrize(
+    ("phone", "masked"),
+    [
+        ("+7 916 123-45-67", "+7 *** ***-45-67"),
+        ("89161234567", "+7 *** ***-45-67"),
+        ("+7 (495) 765-43-21", "+7 *** ***-43-21"),
+        ("9161234567", "+7 *** ***-45-67"),
+        ("+44 20 7946 0958", "+*** 0958"),
+        ("12-34", "***"),
+    ],
+)
+def test_mask_phone_shows_only_the_last_four_digits(phone: str, masked: str) -> None:
+    assert mask_phone(phone) == masked
+
+
+@pytest.mark.parametrize(
+    ("email", "masked"),
+    [("ivan@mail.ru", "i***@mail.ru"), ("a.b+tag@corp.example.com", "a***@corp.example.com"), ("no-at", "***")],
+)
+def test_mask_email_shows_the_first_letter_and_the_domain(email: str, masked: str) -> None:
+    assert mask_email(email) == masked
+
+
+def test_redact_for_summary_masks_contacts_and_keeps_identifiers() -> None:
+    text = f"тел +7 916 123-45-67, почта ivan@mail.ru, счёт 230045678912, заказ A-1234, карта {VISA}"
+    assert redact_for_summary(text) == (
+        f"тел +7 *** ***-45-67, почта i***@mail.ru, счёт 230045678912, заказ A-1234, карта {CARD_MASK}"
+    )
+
+
+def test_redact_for_summary_also_hides_passports_and_codes() -> None:
+    assert redact_for_summary("паспорт 4510 123456, cvv 123") == f"{PASSPORT_MASK}, {CVV_MASK}"

@@ -1,0 +1,260 @@
+"""The operator side of a conversation, between the dispatcher, the operator API and the handoff store.
+
+- ``open``: the summary (zabota/handoffs/summary.py) from the conversation's history, the triage's decision,
+  the bot's marker and the customer's profile, into the store (zabota/handoffs/store.py), which queues it and
+  tells the operators.
+- ``customer_wrote``: while an operator holds the conversation, the customer's messages go to the operators'
+  live channel instead of the bot.
+- ``claim`` / ``reply`` / ``note`` / ``hand_back`` / ``close``: the operator's actions; the customer is told in
+  their channel when a person joins, answers and leaves.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from collections.abc import Mapping
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import structlog
+from redis.asyncio import Redis
+
+from gateway import texts
+from gateway.conversation_state import ConversationState
+from gateway.dispatch import OpenedHandoff
+from gateway.inbox import HistoryEntry, InboundMessage, Inbox
+from gateway.operator_auth import Operator, OperatorDirectory
+from gateway.outbound import CustomerChannels
+from gateway.rasa_client import BotReply
+from zabota import redis_keys
+from zabota.catalog import Catalog, Priority
+from zabota.channels.policy import ChannelPolicyConfig, ContactProfile, choose_channels, content_from_replies
+from zabota.handoffs.sla import SlaPolicy
+from zabota.handoffs.store import Handoff, HandoffStore
+from zabota.handoffs.summary import CustomerInfo, IntentSeen, build_summary
+from zabota.identity import CustomerDirectory
+from zabota.language import Language
+from zabota.redaction import redact
+from zabota.triage.model import PRIORITY_ORDER, Reason, TriageDecision
+
+log = structlog.get_logger(__name__)
+
+
+def new_handoff_id() -> str:
+    return "h-" + secrets.token_hex(6)
+
+
+def merge_marker(decision: TriageDecision, marker: Mapping[str, Any] | None, catalog: Catalog) -> TriageDecision:
+    """The triage's decision, completed with what the bot decided on its own (a second unhelpful article, a
+    flow that gave up): the more urgent priority of the two, the bot's reason added."""
+    if marker is None:
+        return decision
+    marker_priority = marker.get("priority")
+    priority: Priority | None = decision.priority
+    if marker_priority in PRIORITY_ORDER and (
+        priority is None or PRIORITY_ORDER[marker_priority] < PRIORITY_ORDER[priority]
+    ):
+        priority = marker_priority
+    reasons = list(decision.reasons)
+    bot_reason = str(marker.get("reason") or "")
+    if not decision.escalate:
+        # The triage found the message routine; the bot escalated on its own.
+        reasons = [r for r in reasons if r.code != "routine"]
+        code = (
+            "kb_unhelpful" if bot_reason == "kb_unhelpful" else "low_confidence" if bot_reason == "fallback" else None
+        )
+        if code is not None:
+            reasons.append(Reason(code, f"the bot handed over: {bot_reason}"))  # type: ignore[arg-type]
+        else:
+            reasons.append(
+                Reason(
+                    "sensitive_intent" if marker.get("sensitive") else "human_request",
+                    f"the bot handed over: {bot_reason or 'escalation'}",
+                )
+            )
+    intent = decision.handoff_intent or str(marker.get("intent") or decision.intent)
+    entry = catalog.intent(intent)
+    return replace(
+        decision,
+        escalate=True,
+        priority=priority or (entry.priority if entry and entry.priority else "p3"),
+        sensitive=decision.sensitive or bool(marker.get("sensitive")),
+        reasons=tuple(reasons),
+        handoff_intent=intent,
+    )
+
+
+class HandoffDesk:
+    def __init__(
+        self,
+        redis: Redis,
+        store: HandoffStore,
+        inbox: Inbox,
+        customers: CustomerDirectory,
+        channels: CustomerChannels,
+        operators: OperatorDirectory,
+        sla: SlaPolicy,
+        catalog: Catalog,
+        channel_policy: ChannelPolicyConfig,
+        *,
+        timezone: str,
+        care_phone: str,
+    ) -> None:
+        self._redis = redis
+        self.store = store
+        self._inbox = inbox
+        self._customers = customers
+        self._channels = channels
+        self._operators = operators
+        self._sla = sla
+        self._catalog = catalog
+        self.channel_policy = channel_policy
+        self._tz = ZoneInfo(timezone)
+        self._care_phone = care_phone
+
+    # --- the dispatcher's side ------------------------------------------------------------------------------
+    async def active_for(self, customer_id: str) -> str | None:
+        return await self.store.active_for_customer(customer_id)
+
+    async def customer_wrote(self, handoff_id: str, message: InboundMessage) -> None:
+        entry = HistoryEntry(
+            role="customer",
+            message_id=message.message_id,
+            timestamp=message.timestamp,
+            channel=message.channel,
+            lang=message.lang,
+            text=message.text,  # redacted when it was stored
+        )
+        frame = {"type": "customer_message", "handoff_id": handoff_id, "entry": entry.model_dump(mode="json")}
+        await self._redis.publish(redis_keys.OPERATOR_EVENTS, json.dumps(frame, ensure_ascii=False))
+
+    async def open(
+        self,
+        message: InboundMessage,
+        decision: TriageDecision,
+        marker: Mapping[str, Any] | None,
+        state: ConversationState,
+    ) -> OpenedHandoff:
+        decision = merge_marker(decision, marker, self._catalog)
+        profile = await self._customers.profile(message.conversation_id)
+        contacts: dict[str, str] = {}
+        if profile.phone:
+            contacts["phone"] = profile.phone
+        if profile.email:
+            contacts["email"] = profile.email
+        if profile.telegram_chat_id is not None:
+            contacts["telegram"] = "linked"
+        customer = CustomerInfo(
+            customer_id=message.conversation_id,
+            name=profile.name,
+            segment=profile.segment,
+            language=message.lang,
+            channel=message.channel,
+            contacts=contacts,
+        )
+        history = [entry.model_dump(mode="json") for entry in await self._inbox.history(message.conversation_id)]
+        intents = [
+            IntentSeen(str(item.get("name")), float(item.get("confidence") or 0.0), float(item.get("timestamp") or 0.0))
+            for item in state.intents
+        ]
+        entities: dict[str, str] = {}
+        if marker is not None and isinstance(marker.get("entities"), Mapping):
+            entities = {str(k): str(v) for k, v in marker["entities"].items() if v is not None}
+        now = time.time()
+        summary = build_summary(
+            handoff_id=new_handoff_id(),
+            customer=customer,
+            decision=decision,
+            history=history,
+            intents_seen=intents,
+            entities=entities,
+            kb_events=list(state.kb_events),
+            sla=self._sla,
+            now=now,
+            catalog=self._catalog,
+        )
+        handoff_id = await self.store.open(summary)
+        existing = handoff_id != summary.handoff_id
+        handoff = await self.store.get(handoff_id)
+        priority = handoff.priority if handoff else summary.priority
+        due_at = handoff.due_at if handoff else summary.due_at
+        log.info(
+            "handoff.requested_by_dispatch",
+            handoff_id=handoff_id,
+            priority=priority,
+            existing=existing,
+            reasons=[reason.code for reason in decision.reasons],
+        )
+        return OpenedHandoff(handoff_id, priority, due_at, existing)
+
+    def notices(self, message: InboundMessage, decision: TriageDecision, opened: OpenedHandoff) -> list[BotReply]:
+        """What the customer is told after the bot's own handoff text: when a person answers, and for urgent
+        sensitive chat cases the phone line and a call-back (channel policy)."""
+        lang: Language = message.lang
+        replies: list[BotReply] = []
+        if opened.existing:
+            return replies
+        if message.channel != "voice":
+            minutes = max(1, round((opened.due_at - time.time()) / 60))
+            due = datetime.fromtimestamp(opened.due_at, self._tz).strftime("%H:%M")
+            replies.append(BotReply(text=texts.HANDOFF_ETA[lang].format(minutes=minutes, due=due)))
+        content = content_from_replies([], sensitive=decision.sensitive, priority=opened.priority)
+        choices = choose_channels(message.channel, content, ContactProfile(), self.channel_policy)
+        if any(choice.purpose == "callback_offer" for choice in choices):
+            replies.append(BotReply(text=texts.CALLBACK_OFFER[lang].format(phone=self._care_phone)))
+        return replies
+
+    # --- the operators' side --------------------------------------------------------------------------------
+    async def claim(self, handoff_id: str, operator: Operator) -> Handoff:
+        handoff = await self.store.claim(handoff_id, operator.id, operator.role, operator_name=operator.name)
+        await self._tell_customer(handoff, texts.OPERATOR_JOINED, name=operator.name)
+        return handoff
+
+    async def reply(self, handoff_id: str, operator: Operator, text: str) -> tuple[Handoff, HistoryEntry]:
+        stored = await self.store.record_reply(handoff_id, operator.id, text, role=operator.role)
+        handoff = await self.store.get(handoff_id)
+        if handoff is None:  # closed and expired in between: nothing left to deliver to
+            raise LookupError(handoff_id)
+        entry = HistoryEntry(
+            role="operator",
+            message_id="op-" + secrets.token_hex(8),
+            timestamp=time.time(),
+            channel=handoff.summary.channel,
+            lang=handoff.summary.language,
+            text=stored,
+            author=operator.name,
+        )
+        await self._channels.deliver(handoff.customer_id, [entry])
+        return handoff, entry
+
+    async def note(self, handoff_id: str, operator: Operator, text: str) -> Handoff:
+        return await self.store.add_note(handoff_id, operator.id, redact(text))
+
+    async def hand_back(self, handoff_id: str, operator: Operator) -> Handoff:
+        handoff = await self.store.hand_back(handoff_id, operator.id, operator.role)
+        await self._tell_customer(handoff, texts.HANDED_BACK)
+        return handoff
+
+    async def close(self, handoff_id: str, operator: Operator, resolution: str | None) -> Handoff:
+        handoff = await self.store.close(handoff_id, operator.id, operator.role, redact(resolution or ""))
+        await self._tell_customer(handoff, texts.CLOSED)
+        return handoff
+
+    async def _tell_customer(self, handoff: Handoff, text: Mapping[Language, str], **values: str) -> None:
+        lang: Language = "en" if handoff.summary.language == "en" else "ru"
+        entry = HistoryEntry(
+            role="system",
+            message_id="sys-" + secrets.token_hex(8),
+            timestamp=time.time(),
+            channel=handoff.summary.channel,
+            lang=lang,
+            text=text[lang].format(**values),
+        )
+        await self._channels.deliver(handoff.customer_id, [entry])
+
+    def operator_name(self, operator_id: str | None) -> str | None:
+        return self._operators.name_of(operator_id) if operator_id else None

@@ -1,0 +1,169 @@
+"""``POST /api/v1/voice/events``: the call-centre platform sends what the caller said (recognised text); the
+answer holds the short text to speak, what was sent to other channels (the instructions by SMS or Telegram,
+documents by email), and whether to transfer the call to a person.
+
+The caller's number is verified by the telephone network, so it is the customer's identity (``tel:+7...``):
+a caller who linked the number in Telegram is the same customer there.
+"""
+
+from __future__ import annotations
+
+import hmac
+from typing import Annotated, Literal
+
+import structlog
+from fastapi import APIRouter, Depends, Header
+from pydantic import BaseModel, ConfigDict, Field
+
+from gateway.errors import ApiError, ErrorBody
+from gateway.operator_auth import bearer_token
+from gateway.outbound import Sent, reply_text
+from gateway.services import Services, get_services
+from gateway.texts import DELAYED_ANSWER, VOICE_TRANSFER
+from gateway.triage import contact_profile
+from gateway.webchat import enforce_rate_limit
+from zabota.catalog import load_catalog
+from zabota.channels.phones import normalize_phone, phone_for_log
+from zabota.channels.policy import choose_channels, content_from_replies
+from zabota.channels.voice import spoken_text
+from zabota.identity import channel_key
+
+log = structlog.get_logger(__name__)
+router = APIRouter(prefix="/api/v1/voice", tags=["voice"])
+
+CHANNEL = "voice"
+
+
+class VoiceEventIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    call_id: str = Field(pattern=r"^[A-Za-z0-9_.:-]{1,128}$", description="The platform's id of the call.")
+    caller: str = Field(min_length=3, max_length=32, description="The caller's number (E.164 or Russian 8...).")
+    text: str = Field(description="What the caller said, as recognised; not empty.")
+    event: Literal["speech"] = "speech"
+    confidence: float | None = Field(default=None, ge=0, le=1, description="The recogniser's confidence.")
+
+
+class SentOut(BaseModel):
+    channel: str
+    to: str = Field(description="The address, masked.")
+    id: str = Field(description="The provider's message id.")
+
+
+class VoiceReplyOut(BaseModel):
+    call_id: str
+    speak: str = Field(description="The short text to say to the caller.")
+    lang: Literal["ru", "en"]
+    sent: list[SentOut] = Field(description="Messages sent to other channels for this answer.")
+    transfer_to_operator: bool = Field(description="A person should take the call (the handoff is queued).")
+    handoff_id: str | None = None
+    priority: str | None = None
+    delivered: bool = Field(description="False: Rasa was unavailable; the question is stored and answered later.")
+
+
+@router.post(
+    "/events",
+    response_model=VoiceReplyOut,
+    summary="A caller's recognised speech in; the text to speak and what was sent elsewhere out",
+    responses={
+        401: {"model": ErrorBody, "description": "Missing or wrong platform token"},
+        422: {"model": ErrorBody, "description": "Invalid event (bad caller number, empty text, ...)"},
+        429: {"model": ErrorBody, "description": "Too many events for this caller"},
+        503: {"model": ErrorBody, "description": "Voice channel not configured, or storage unavailable"},
+    },
+)
+async def voice_event(
+    body: VoiceEventIn,
+    services: Annotated[Services, Depends(get_services)],
+    authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
+) -> VoiceReplyOut:
+    expected = services.settings.voice_api_token
+    if expected is None:
+        raise ApiError(503, "channel_off", "the voice channel is not configured on this gateway")
+    token = bearer_token(authorization) or ""
+    if not hmac.compare_digest(token.encode(), expected.get_secret_value().encode()):
+        raise ApiError(401, "unauthorized", "send the platform token as 'Authorization: Bearer <token>'")
+    caller = normalize_phone(body.caller)
+    if caller is None:
+        raise ApiError(422, "bad_caller", "caller is not a phone number (E.164, or a Russian 8/+7 number)")
+    text = body.text.strip()
+    if not text:
+        raise ApiError(422, "empty_text", "text is empty")
+    limit = services.settings.max_message_chars
+    if len(text) > limit:
+        raise ApiError(413, "message_too_long", f"text has {len(text)} characters; the limit is {limit}")
+    await enforce_rate_limit(services, f"{CHANNEL}:{caller}")
+
+    customer_id = await services.customers.resolve(channel_key("tel", caller))
+    await services.customers.update_profile(customer_id, phone=caller, last_channel=CHANNEL)
+    outcome = await services.dispatcher.handle(
+        channel=CHANNEL, sender_id=caller, text=text, metadata={"call_id": body.call_id}, customer_id=customer_id
+    )
+    lang = outcome.message.lang
+    if not outcome.delivered:
+        return VoiceReplyOut(
+            call_id=body.call_id,
+            speak=DELAYED_ANSWER[lang],
+            lang=lang,
+            sent=[],
+            transfer_to_operator=False,
+            delivered=False,
+        )
+    if outcome.held or outcome.handoff is not None:
+        handoff = outcome.handoff
+        return VoiceReplyOut(
+            call_id=body.call_id,
+            speak=" ".join(
+                [spoken_text([r.text or "" for r in outcome.replies[:1]], [], lang), VOICE_TRANSFER[lang]]
+            ).strip(),
+            lang=lang,
+            sent=[],
+            transfer_to_operator=True,
+            handoff_id=handoff.handoff_id if handoff else None,
+            priority=handoff.priority if handoff else None,
+            delivered=True,
+        )
+
+    texts = [reply_text(reply) for reply in outcome.replies]
+    profile = await services.customers.profile(customer_id)
+    decision = outcome.decision
+    entry = load_catalog().intent(decision.intent) if decision else None
+    content = content_from_replies(
+        texts,
+        has_kb_article=bool(outcome.kb_articles),
+        intent_handling=entry.handling if entry else None,
+    )
+    choices = choose_channels(CHANNEL, content, contact_profile(profile, CHANNEL, caller), services.desk.channel_policy)
+    full_text = "\n\n".join(text for text in texts if text)
+    sent: list[Sent] = []
+    for choice in choices:
+        item: Sent | None = None
+        if choice.channel == "sms" and profile.phone:
+            item = await services.channels.send_sms(caller, full_text)
+        elif choice.channel == "telegram" and profile.telegram_chat_id is not None:
+            item = await services.channels.send_telegram(profile.telegram_chat_id, full_text)
+        elif choice.channel == "email" and profile.email:
+            item = await services.channels.send_email(profile.email, _subject(lang), full_text)
+        if item is not None:
+            sent.append(item)
+    speak = spoken_text(texts, [item.channel for item in sent], lang)
+    log.info(
+        "voice.answered",
+        call_id=body.call_id,
+        caller=phone_for_log(caller),
+        lang=lang,
+        sent=[item.channel for item in sent],
+        reasons=[choice.reason for choice in choices],
+    )
+    return VoiceReplyOut(
+        call_id=body.call_id,
+        speak=speak,
+        lang=lang,
+        sent=[SentOut(channel=item.channel, to=item.to, id=item.id) for item in sent],
+        transfer_to_operator=False,
+        delivered=True,
+    )
+
+
+def _subject(lang: str) -> str:
+    return "Your instructions from Zabota" if lang == "en" else "Инструкция от службы заботы"

@@ -1,0 +1,21 @@
+"""The custom payloads (Rasa ``json_message``) that the actions send the gateway alongside their replies.
+
+They are instructions to the gateway, never shown to a customer: the gateway takes them out of the replies
+(gateway/dispatch.py) before anything is stored or sent.
+"""
+
+from __future__ import annotations
+
+# "The bot hands this conversation to a person": {"intent", "confidence", "priority", "reason", "sensitive",
+# "language", "entities"}. The gateway opens the handoff (it alone knows the customer across channels).
+HANDOFF = "zabota_handoff"
+
+# "The bot answered with this article": {"article", "title", "url", "lang"}. The channel policy sends steps and
+# links by SMS during a call; the summary lists what the bot tried.
+KB_ARTICLE = "zabota_kb"
+
+# The metadata key under which the gateway passes its triage to Rasa (bot/components/triage_override.py).
+TRIAGE_METADATA = "zabota_triage"
+
+# Client-supplied metadata keys with this prefix are dropped: only the gateway speaks for zabota.
+RESERVED_PREFIX = "zabota_"

