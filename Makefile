@@ -17,7 +17,8 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
 .PHONY: help setup run test lint typecheck unit integration validate test-stories train eval-nlu bench-nlu \
-        bench-datasets bench-all lock-bot lock-app clean kb-build kb-search kb-eval kb-tune bench-kb-scale
+        bench-datasets bench-all lock-bot lock-app clean kb-build kb-search kb-eval kb-tune bench-kb-scale \
+        browsers bench-triage
 
 help: ## list every target
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | awk -F'\t' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -82,8 +83,14 @@ unit: setup ## unit tests (no servers): application code, then the custom Rasa c
 	$(APP_VENV)/bin/pytest -m "not integration" -q
 	$(BOT_PY) -m pytest -c tests/bot/pytest.ini tests/bot
 
-integration: setup train kb-build ## integration tests: real Redis, real Rasa model, real HTTP
+integration: setup train kb-build browsers ## integration + browser tests: real Redis, Rasa model, HTTP, Chromium
 	$(APP_VENV)/bin/pytest -m integration -q
+
+browsers: ## install Debian's Chromium for the browser tests (Playwright drives /usr/bin/chromium)
+	@scripts/ensure-chromium.sh
+
+bench-triage: setup train ## triage on the held-out messages (DATA=<csv>): escalation recall, false escalations
+	@$(APP_PY) -m bench.triage_eval --start-rasa $(if $(DATA),--data "$(DATA)",)
 
 validate: $(BOT_STAMP) ## rasa data validate
 	$(BOT_VENV)/bin/rasa data validate --domain bot/domain.yml --data bot/data nlu_data \

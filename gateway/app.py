@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import structlog
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
@@ -60,6 +62,13 @@ def make_redis(url: str, *, socket_timeout: float | None = 5.0) -> Redis:
     )
 
 
+@functools.lru_cache(maxsize=1)
+def shared_signal_detector() -> SignalDetector:
+    """One per process: its spaCy pipelines take seconds to load, and every app instance (tests make many) can
+    share them (the detector is thread-safe)."""
+    return SignalDetector()
+
+
 def build_services(settings: GatewaySettings, redis: Redis) -> Services:
     """Every long-lived object of the process, from settings; nothing here does I/O."""
     catalog = load_catalog()
@@ -72,7 +81,7 @@ def build_services(settings: GatewaySettings, redis: Redis) -> Services:
     kb_settings = KbSettings.from_env()
     kb = LiveRetriever(kb_settings.index_dir, create_embedder(kb_settings.embedder), kb_settings.search)
     engine = TriageEngine(
-        rasa, SignalDetector(), TriagePolicy(catalog, TriageConfig.from_env()), catalog, kb, channel_policy
+        rasa, shared_signal_detector(), TriagePolicy(catalog, TriageConfig.from_env()), catalog, kb, channel_policy
     )
     channels = CustomerChannels(
         redis,
@@ -176,4 +185,6 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.include_router(sms_webhook.router)
     app.include_router(operators.router)
     app.include_router(pages.router)
+    # The console's script and styles (the pages themselves come from gateway/pages.py, with their headers).
+    app.mount("/static", StaticFiles(directory=pages.STATIC), name="static")
     return app

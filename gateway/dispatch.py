@@ -87,9 +87,15 @@ def split_markers(replies: Sequence[BotReply]) -> BotTurn:
     return BotTurn(visible, handoff, articles)
 
 
+# Escalation reasons the bot sees for itself (its own counters of unhelpful articles and misunderstood
+# messages): it hands over with the customer's problem intent, so the triage does not override the intent.
+BOT_OWN_REASONS = frozenset({"kb_unhelpful", "low_confidence"})
+
+
 def triage_metadata(nlu: NluResult, decision: TriageDecision) -> dict[str, Any]:
     """What Rasa gets in ``metadata.zabota_triage``: the decision, and the intent to act on when it escalates a
-    message the classifier found routine."""
+    message the classifier found routine for reasons the bot cannot see (a signal in the text, anger, a
+    recurring problem, a request for a person the classifier missed)."""
     data: dict[str, Any] = {
         "escalate": decision.escalate,
         "priority": decision.priority,
@@ -97,7 +103,8 @@ def triage_metadata(nlu: NluResult, decision: TriageDecision) -> dict[str, Any]:
         "reasons": [reason.code for reason in decision.reasons],
     }
     target = decision.handoff_intent
-    if decision.escalate and target and target != nlu.intent:
+    codes = {reason.code for reason in decision.reasons}
+    if decision.escalate and target and target != nlu.intent and not codes <= BOT_OWN_REASONS:
         data["override_intent"] = target
     return data
 

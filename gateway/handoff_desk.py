@@ -76,7 +76,13 @@ def merge_marker(decision: TriageDecision, marker: Mapping[str, Any] | None, cat
                     f"the bot handed over: {bot_reason or 'escalation'}",
                 )
             )
-    intent = decision.handoff_intent or str(marker.get("intent") or decision.intent)
+    marker_intent = str(marker.get("intent") or "")
+    # The bot names the customer's problem (roaming, after two unhelpful articles) where the triage only knows
+    # that a person is needed.
+    if marker_intent and (not decision.escalate or decision.handoff_intent in (None, "request_human")):
+        intent = marker_intent
+    else:
+        intent = decision.handoff_intent or decision.intent
     entry = catalog.intent(intent)
     return replace(
         decision,

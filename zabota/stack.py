@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import hashlib
+import json
 import os
 import secrets
 import shutil
@@ -100,6 +102,12 @@ class StackSettings:
     rasa_port: int = field(default_factory=lambda: int(os.environ.get("RASA_PORT", "5005")))
     action_port: int = field(default_factory=lambda: int(os.environ.get("ACTION_PORT", "5055")))
     rasa_token: str = field(default_factory=lambda: os.environ.get("RASA_TOKEN") or secrets.token_urlsafe(32))
+    # The console's demo lead ("demo") when ZABOTA_OPERATORS is not set, and the call-centre platform's token:
+    # made up per run unless given, and printed by `make run`.
+    operator_token: str = field(default_factory=lambda: os.environ.get("OPERATOR_TOKEN") or secrets.token_urlsafe(24))
+    voice_token: str = field(default_factory=lambda: os.environ.get("VOICE_API_TOKEN") or secrets.token_urlsafe(24))
+    # More environment for the processes (tests point the outside channels at local fakes here).
+    extra_env: dict[str, str] = field(default_factory=dict)
     model: Path | None = None
     log_dir: Path = ROOT / ".run" / "logs"
     bot_python: Path = ROOT / ".venv-bot" / "bin" / "python"
@@ -146,7 +154,14 @@ class Stack:
             HF_HUB_OFFLINE="1",
             # the action server's sanic binds here (rasa-sdk reads SANIC_HOST)
             SANIC_HOST="127.0.0.1",
+            VOICE_API_TOKEN=self.settings.voice_token,
         )
+        if not env.get("ZABOTA_OPERATORS"):
+            digest = hashlib.sha256(self.settings.operator_token.encode()).hexdigest()
+            env["ZABOTA_OPERATORS"] = json.dumps(
+                [{"id": "demo", "name": "Demo lead", "role": "lead", "token_sha256": digest}]
+            )
+        env.update(self.settings.extra_env)
         return env
 
     def start_redis(self) -> None:
@@ -259,6 +274,15 @@ def run() -> int:
                 f"  health        {stack.gateway_url}/health\n"
                 f"  API docs      {stack.gateway_url}/docs\n"
                 f"  webchat API   POST {stack.gateway_url}/api/v1/webchat/messages\n"
+                f"  webchat demo  {stack.gateway_url}/webchat/demo\n"
+                f"  operators     {stack.gateway_url}/operator"
+                + (
+                    f"  (demo lead token: {stack.settings.operator_token})\n"
+                    if not os.environ.get("ZABOTA_OPERATORS")
+                    else "\n"
+                )
+                + f"  triage        POST {stack.gateway_url}/api/v1/triage\n"
+                f"  voice events  POST {stack.gateway_url}/api/v1/voice/events  (Bearer {stack.settings.voice_token})\n"
                 f"  logs          {stack.settings.log_dir}\n"
                 "Ctrl-C stops everything started here.\n\n"
             )

@@ -7,6 +7,7 @@ locators pierce the widget's open shadow root, so the same calls work there as o
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 
 from playwright.sync_api import Browser, BrowserContext, Locator, Page, expect
@@ -126,16 +127,43 @@ class Operator:
         expect(self.page.get_by_test_id("op-logout")).to_be_visible(timeout=UI_TIMEOUT_MS)
         expect(self.page.get_by_test_id("op-status")).to_have_attribute("data-state", "online", timeout=UI_TIMEOUT_MS)
 
-    def item_for(self, customer_id: str) -> Locator:
-        """The queue item of this customer (the gateway may qualify the widget's id, e.g. with the channel)."""
-        return self.page.locator(f'[data-testid="op-item"][data-customer-id*="{customer_id}"]')
+    def item(self, handoff_id: str) -> Locator:
+        return self.page.locator(f'[data-testid="op-item"][data-handoff-id="{handoff_id}"]')
 
-    def open_item(self, customer_id: str) -> Locator:
-        item = self.item_for(customer_id)
-        expect(item).to_have_count(1, timeout=REPLY_TIMEOUT_MS)
+    def handoff_ids(self) -> set[str]:
+        """The handoffs in the queue now."""
+        ids = self.page.get_by_test_id("op-item").evaluate_all("(items) => items.map((i) => i.dataset.handoffId)")
+        return set(ids)
+
+    def wait_for_new_item(
+        self,
+        known: set[str],
+        priorities: tuple[str, ...] = ("p1", "p2", "p3", "p4"),
+        timeout_ms: int = REPLY_TIMEOUT_MS,
+    ) -> Locator:
+        """The first queue item (in the console's order) that was not in ``known`` and has one of ``priorities``.
+
+        The gateway gives a customer an opaque id of its own (not the widget's visitor id), so a test knows its
+        handoff as the one that appeared after its customer wrote, with the console already open.
+        """
+        deadline = time.monotonic() + timeout_ms / 1000
+        while True:
+            for node in self.page.get_by_test_id("op-item").all():
+                handoff_id = node.get_attribute("data-handoff-id") or ""
+                if handoff_id and handoff_id not in known and node.get_attribute("data-priority") in priorities:
+                    return self.item(handoff_id)
+            if time.monotonic() > deadline:
+                raise AssertionError(
+                    f"no new handoff with priority {'/'.join(priorities)} reached the operator queue in "
+                    f"{timeout_ms / 1000:.0f} s; queue now: {sorted(self.handoff_ids())}"
+                )
+            self.page.wait_for_timeout(250)
+
+    def open_item(self, item: Locator) -> None:
+        expect(item).to_have_count(1, timeout=UI_TIMEOUT_MS)
         item.click()
+        expect(item).to_have_attribute("aria-current", "true")
         expect(self.page.get_by_test_id("op-summary")).to_be_visible(timeout=UI_TIMEOUT_MS)
-        return item
 
     def lines(self, role: str) -> Locator:
         return self.page.get_by_test_id("op-transcript").locator(f'[data-testid="op-line"][data-role="{role}"]')

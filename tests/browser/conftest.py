@@ -6,12 +6,14 @@ needed). When it is missing, the tests fail with a message saying so; they are n
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 
 import pytest
 from browser_kit import LAUNCH_ARGS, Customer, Operator, chromium_path, new_context
 from playwright.sync_api import Browser, sync_playwright
+
+from tests.conftest import Tokens
+from zabota.stack import Stack
 
 
 @pytest.fixture(scope="module")
@@ -36,27 +38,15 @@ def browser() -> Iterator[Browser]:
 
 
 @pytest.fixture(scope="session")
-def gateway_url() -> str:
-    """Base URL of the gateway under test, from ZABOTA_TEST_GATEWAY_URL.
-
-    The integration stack fixture overrides this fixture with the URL of the gateway it starts.
-    """
-    url = os.environ.get("ZABOTA_TEST_GATEWAY_URL", "").strip()
-    if not url:
-        pytest.fail("ZABOTA_TEST_GATEWAY_URL is not set: the browser tests need a running gateway", pytrace=False)
-    return url.rstrip("/")
+def gateway_url(stack: Stack) -> str:
+    """The gateway of the test stack (tests/conftest.py): real Rasa model, Redis, action server."""
+    return stack.gateway_url.rstrip("/")
 
 
 @pytest.fixture(scope="session")
-def operator_token() -> str:
-    """A personal operator token accepted by that gateway, from ZABOTA_TEST_OPERATOR_TOKEN.
-
-    The integration stack fixture overrides this fixture with a token it issues.
-    """
-    token = os.environ.get("ZABOTA_TEST_OPERATOR_TOKEN", "").strip()
-    if not token:
-        pytest.fail("ZABOTA_TEST_OPERATOR_TOKEN is not set: the console tests need an operator token", pytrace=False)
-    return token
+def operator_token(tokens: Tokens) -> str:
+    """The personal token of "anna", an operator of the test stack."""
+    return tokens.operator
 
 
 @pytest.fixture()

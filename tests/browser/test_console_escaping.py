@@ -21,6 +21,9 @@ def assert_not_injected(page: Page) -> None:
 
 
 def test_markup_in_a_customer_message_stays_text(customer: Customer, operator: Operator, operator_token: str) -> None:
+    operator.login(operator_token)
+    known = operator.handoff_ids()
+
     customer.visit()
     customer.open_chat()
     customer.say(PAYLOAD)  # waits until the message, as text, is confirmed by the gateway
@@ -40,8 +43,8 @@ def test_markup_in_a_customer_message_stays_text(customer: Customer, operator: O
     )
     assert_not_injected(customer.page)
 
-    operator.login(operator_token)
-    item = operator.open_item(customer.sender_id)
+    item = operator.wait_for_new_item(known)
+    operator.open_item(item)
     line = operator.lines("customer").filter(has_text="__pwned")
     expect(line.first).to_be_visible()
     expect(line.first.get_by_test_id("op-line-text")).to_have_text(PAYLOAD)

@@ -19,6 +19,7 @@ import redis as redis_sync
 from fastapi import FastAPI
 from redis.asyncio import Redis
 
+from gateway.operator_auth import token_digest
 from gateway.services import Services
 from gateway.settings import GatewaySettings
 from zabota import redis_keys
@@ -56,14 +57,37 @@ class FakeRasa:
     # Length of the inbound stream seen at each webhook call: proves the message was stored first.
     inbound_seen: list[int] = field(default_factory=list)
     url: str = ""
+    # /model/parse: the first substring found in the message decides the intent (confidence 0.95); otherwise
+    # ``default_intent`` with ``default_confidence``.
+    intents: dict[str, str] = field(default_factory=dict)
+    default_intent: str = "internet_down"
+    default_confidence: float = 0.9
+    parsed: list[str] = field(default_factory=list)
+    # Extra replies (e.g. a handoff marker) appended to the echo for messages containing the key.
+    extra_replies: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+
+    def parse_for(self, message: str) -> dict[str, Any]:
+        name, confidence = self.default_intent, self.default_confidence
+        for needle, intent in self.intents.items():
+            if needle in message:
+                name, confidence = intent, 0.95
+                break
+        return {
+            "text": message,
+            "intent": {"name": name, "confidence": confidence},
+            "entities": [],
+            "intent_ranking": [{"name": name, "confidence": confidence}],
+        }
 
     def reply_for(self, message: str) -> list[dict[str, Any]]:
+        extra = next((replies for needle, replies in self.extra_replies.items() if needle in message), [])
         return [
             {
                 "recipient_id": "x",
                 "text": f"echo: {message}",
                 "buttons": [{"title": "Да", "payload": "/affirm"}],
-            }
+            },
+            *extra,
         ]
 
 
@@ -95,6 +119,16 @@ def _handler(fake: FakeRasa) -> type[BaseHTTPRequestHandler]:
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length", "0"))
             body = json.loads(self.rfile.read(length) or b"{}")
+            parts = urlsplit(self.path)
+            if parts.path == "/model/parse":
+                if parse_qs(parts.query).get("token") != [RASA_TOKEN]:
+                    self._send(401, b'{"message": "unauthorized"}')
+                elif fake.mode == "error" or (fake.fail_on and fake.fail_on in str(body.get("text", ""))):
+                    self._send(500, b'{"error": "boom"}')
+                else:
+                    fake.parsed.append(str(body.get("text", "")))
+                    self._send(200, json.dumps(fake.parse_for(str(body.get("text", ""))), ensure_ascii=False).encode())
+                return
             if self.path != "/webhooks/rest/webhook":
                 self._send(404, b"{}")
                 return
@@ -129,6 +163,19 @@ def serve_fake_rasa() -> Iterator[FakeRasa]:
         server.server_close()
 
 
+# Operators of the tests: their tokens, and the configuration the gateway gets (SHA-256 only).
+OPERATOR_TOKEN = "anna-operator-token"
+LEAD_TOKEN = "lena-lead-token"
+OTHER_OPERATOR_TOKEN = "boris-operator-token"
+OPERATORS_JSON = json.dumps(
+    [
+        {"id": "anna", "name": "Анна", "role": "operator", "token_sha256": token_digest(OPERATOR_TOKEN)},
+        {"id": "boris", "name": "Борис", "role": "operator", "token_sha256": token_digest(OTHER_OPERATOR_TOKEN)},
+        {"id": "lena", "name": "Елена", "role": "lead", "token_sha256": token_digest(LEAD_TOKEN)},
+    ]
+)
+
+
 def make_settings(**overrides: Any) -> GatewaySettings:
     """Every field explicit, so a REDIS_URL in the developer's environment can never reach another database."""
     values: dict[str, Any] = {
@@ -140,6 +187,8 @@ def make_settings(**overrides: Any) -> GatewaySettings:
         # Long: the background loop runs once at start-up; tests drive redelivery themselves.
         "redelivery_interval_seconds": 3600.0,
         "log_level": "INFO",
+        "zabota_operators": OPERATORS_JSON,
+        "rate_limit_per_minute": 1000,
     }
     values.update(overrides)
     return GatewaySettings(**values)

@@ -31,8 +31,12 @@ async def test_message_is_stored_then_answered(start_app: StartApp, fake_rasa: F
     }
     assert fake_rasa.inbound_seen == [1]  # the message was in Redis before Rasa saw it
     [request] = fake_rasa.requests
-    assert request["sender"] == "w-1"
-    assert request["metadata"] == {"p": 1, "channel": "webchat", "lang": "ru", "message_id": body["message_id"]}
+    # Rasa's sender is the customer behind the widget's visitor id (one identity across channels).
+    customer = await redis.get(redis_keys.identity("web:w-1"))
+    assert customer and customer.startswith("c-") and request["sender"] == customer
+    metadata = request["metadata"]
+    assert metadata.pop("zabota_triage")["escalate"] is False
+    assert metadata == {"p": 1, "channel": "webchat", "lang": "ru", "message_id": body["message_id"]}
     assert await redis.xlen(redis_keys.PENDING_STREAM) == 0
 
 

@@ -3,21 +3,21 @@ from kb/articles with the real embedder) -> Redis."""
 
 from __future__ import annotations
 
-import json
 import uuid
 
 import httpx
 import pytest
 import redis
 
-from tests.integration.test_webchat_flow import reply_text, say
+from tests.integration.stack_kit import customer_of, handoff_of, reply_text, say
 from zabota import redis_keys
 
 pytestmark = pytest.mark.integration
 
 
 def kb_events(app_redis: redis.Redis, sender: str) -> list[dict[str, str]]:
-    return [f for _, f in app_redis.xrange(redis_keys.KB_EVENTS_STREAM) if f.get("conversation") == sender]
+    customer = customer_of(app_redis, f"web:{sender}")
+    return [f for _, f in app_redis.xrange(redis_keys.KB_EVENTS_STREAM) if f.get("conversation") == customer]
 
 
 def test_russian_question_is_answered_from_the_article_with_its_link(
@@ -46,10 +46,9 @@ def test_two_unhelpful_answers_hand_the_customer_to_a_person(gateway: httpx.Clie
     assert "zabota.example/help/ru/" in reply_text(second)
     say(gateway, sender, "нет, не помогло")
 
-    mine = [f for _, f in app_redis.xrange(redis_keys.HANDOFF_STREAM) if f["conversation_id"] == sender]
-    assert len(mine) == 1
-    record = json.loads(mine[0]["record"])
-    assert record["reason"] == "kb_unhelpful"
-    assert record["intent"] == "roaming"
+    summary = handoff_of(app_redis, customer_of(app_redis, f"web:{sender}"))["summary"]
+    assert "kb_unhelpful" in [reason["code"] for reason in summary["reasons"]]
+    assert summary["intent"] == "roaming"
+    assert [attempt["kind"] for attempt in summary["bot_tried"]].count("kb_article") >= 1
     feedback = [e["helpful"] for e in kb_events(app_redis, sender) if e["kind"] == "feedback"]
     assert feedback == ["no", "no"]

@@ -10,24 +10,13 @@ import httpx
 import pytest
 import redis
 
+from tests.integration.stack_kit import customer_of, handoff_of, reply_text, say
 from zabota import redis_keys
 from zabota.stack import Stack
 
 pytestmark = pytest.mark.integration
 
 CYRILLIC = re.compile(r"[а-яё]", re.IGNORECASE)
-
-
-def say(gateway: httpx.Client, sender: str, text: str) -> dict:  # type: ignore[type-arg]
-    response = gateway.post("/api/v1/webchat/messages", json={"sender_id": sender, "text": text})
-    assert response.status_code == 200, response.text
-    body: dict = response.json()  # type: ignore[type-arg]
-    assert body["delivered"] is True
-    return body
-
-
-def reply_text(body: dict) -> str:  # type: ignore[type-arg]
-    return "\n".join(r.get("text") or "" for r in body["replies"])
 
 
 def test_health_reports_both_dependencies(gateway: httpx.Client) -> None:
@@ -51,25 +40,27 @@ def test_english_message_gets_an_english_answer(gateway: httpx.Client) -> None:
 def test_escalation_leaves_a_handoff_record(gateway: httpx.Client, app_redis: redis.Redis) -> None:
     sender = f"it-esc-{uuid.uuid4().hex[:8]}"
     body = say(gateway, sender, "соедините меня с живым оператором пожалуйста")
-    assert reply_text(body)
+    assert "специалист" in reply_text(body)  # when a person will answer
+    customer = customer_of(app_redis, f"web:{sender}")
     entries = app_redis.xrange(redis_keys.HANDOFF_STREAM)
-    mine = [fields for _, fields in entries if fields["conversation_id"] == sender]
+    mine = [fields for _, fields in entries if fields["customer_id"] == customer]
     assert len(mine) == 1
-    record = json.loads(mine[0]["record"])
-    assert record["intent"] == "request_human"
-    assert record["priority"] == "p3"
-    assert record["language"] == "ru"
-    assert record["channel"] == "webchat"
-    assert 0 < record["confidence"] <= 1
-    assert any(line["role"] == "customer" and "оператор" in line["text"] for line in record["transcript"])
+    summary = handoff_of(app_redis, customer)["summary"]
+    assert summary["intent"] == "request_human"
+    assert summary["priority"] == "p3"
+    assert summary["language"] == "ru"
+    assert summary["channel"] == "webchat"
+    assert 0 < summary["intents"][-1]["confidence"] <= 1
+    assert any(line["role"] == "customer" and "оператор" in line["text"] for line in summary["transcript"])
 
 
 def test_sensitive_english_message_is_escalated_at_its_priority(gateway: httpx.Client, app_redis: redis.Redis) -> None:
     sender = f"it-fraud-{uuid.uuid4().hex[:8]}"
     say(gateway, sender, "someone charged my account without permission, I think I was scammed")
-    mine = [f for _, f in app_redis.xrange(redis_keys.HANDOFF_STREAM) if f["conversation_id"] == sender]
-    assert mine and json.loads(mine[0]["record"])["priority"] == "p2"
-    assert json.loads(mine[0]["record"])["language"] == "en"
+    summary = handoff_of(app_redis, customer_of(app_redis, f"web:{sender}"))["summary"]
+    assert summary["priority"] == "p2"
+    assert summary["language"] == "en"
+    assert summary["sensitive"] is True
 
 
 def test_order_status_form_fills_the_order_id(gateway: httpx.Client) -> None:

@@ -27,10 +27,9 @@ from zabota.language import detect_language
 from zabota.triage.model import PRIORITY_ORDER, Signal, SignalKind
 
 DEFAULT_SIGNALS = Path(__file__).with_name("signals.yml")
+_PARTICIPLES = frozenset({"PRTF", "PRTS", "GRND"})
 SUPPORTED_LANGS = ("ru", "en")
 MAX_GAP = 4
-# a Token extension: every lemma a token may have (normalised), matched with INTERSECTS
-LEMMAS_ATTR = "zabota_lemmas"
 
 KINDS: tuple[SignalKind, ...] = (
     "self_harm",
@@ -105,11 +104,15 @@ def compile_pattern(source: str) -> CompiledPattern:
         if optional:
             spec["OP"] = "?"
         specs.append(spec)
-    if all(s.get("OP") in ("?",) or str(s.get("OP", "")).startswith("{0,") for s in specs):
+    if all("OP" in spec for spec in specs):
         raise PatternError(f"{source!r}: every token is optional")
-    if "OP" in specs[0] and specs[0]["OP"] != "?" or "OP" in specs[-1] and specs[-1]["OP"] != "?":
+    if _is_gap(specs[0]) or _is_gap(specs[-1]):
         raise PatternError(f"{source!r}: a pattern cannot start or end with a gap")
     return CompiledPattern(source=source, tokens=tuple(specs), at_end=at_end)
+
+
+def _is_gap(spec: Mapping[str, Any]) -> bool:
+    return str(spec.get("OP", "")).startswith("{")
 
 
 def _word_spec(source: str, word: str) -> dict[str, Any]:
@@ -131,7 +134,7 @@ def _word_spec(source: str, word: str) -> dict[str, Any]:
         return {"NORM": {"REGEX": regex}}
     if exact:
         return {"NORM": {"IN": alternatives}}
-    return {"_": {LEMMAS_ATTR: {"INTERSECTS": alternatives}}}
+    return {"LEMMA": {"IN": alternatives}}
 
 
 # -- the signals.yml configuration --------------------------------------------------------------------------
@@ -174,6 +177,17 @@ class SignalConfig:
     negators: Mapping[str, frozenset[str]]
     negation_breaks: Mapping[str, frozenset[str]]
     shouting: Shouting
+
+    def vocabulary(self, lang: str) -> frozenset[str]:
+        """Every lemma the patterns of ``lang`` name: an ambiguous word takes the reading the patterns know."""
+        words: set[str] = set(self.negators.get(lang, ())) | set(self.shouting.unless.get(lang, ()))
+        for rules in self.rules[lang].values():
+            patterns = [*rules.patterns, *rules.exceptions, *(p for rule in rules.all_of for g in rule for p in g)]
+            for pattern in patterns:
+                for spec in pattern.tokens:
+                    words.update(spec.get("LEMMA", {}).get("IN", ()))
+            words |= rules.solo_core | rules.solo_allowed
+        return frozenset(words)
 
 
 def _words(values: Iterable[Any]) -> frozenset[str]:
@@ -236,12 +250,36 @@ def load_signal_config(path: Path = DEFAULT_SIGNALS) -> SignalConfig:
 # -- the pipelines ------------------------------------------------------------------------------------------
 
 
+class CachingMorph:
+    """pymorphy3's analyser with a bounded memo of ``parse``: the dictionary lookups are the slow part of
+    Russian lemmatisation, and customers use the same few thousand words."""
+
+    def __init__(self, morph: Any, maxsize: int = 100_000) -> None:
+        self._morph = morph
+        self._maxsize = maxsize
+        self._cache: dict[str, Any] = {}
+
+    def parse(self, word: str) -> Any:
+        found = self._cache.get(word)
+        if found is None:
+            found = self._morph.parse(word)
+            if len(self._cache) < self._maxsize:
+                self._cache[word] = found
+        return found
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._morph, name)
+
+
 def load_russian() -> Pipeline:
     import spacy
 
     nlp = spacy.blank("ru")
-    nlp.add_pipe("lemmatizer", config={"mode": "pymorphy3"})
+    lemmatizer: Any = nlp.add_pipe("lemmatizer", config={"mode": "pymorphy3"})
     nlp.initialize()
+    morph = getattr(lemmatizer, "_morph", None)
+    if morph is not None and not isinstance(morph, CachingMorph):
+        lemmatizer._morph = CachingMorph(morph)
     return nlp
 
 
@@ -265,13 +303,13 @@ DEFAULT_LOADERS: dict[str, PipelineLoader] = {"ru": load_russian, "en": load_eng
 
 @dataclass
 class _Lang:
-    """One language's loaded pipeline, matcher and the lock that serialises their use."""
+    """One language's loaded pipeline and matcher, and the lock that serialises their use."""
 
     nlp: Pipeline
     matcher: Any
-    morph: Any  # pymorphy3 MorphAnalyzer for Russian, None for English
+    vocabulary: frozenset[str]
+    morph: Any  # pymorphy3's analyser for Russian (every reading of a word), None for English
     lock: threading.Lock = field(default_factory=threading.Lock)
-    lemma_cache: dict[str, tuple[str, tuple[str, ...]]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -282,7 +320,11 @@ class _Hit:
 
 
 class SignalDetector:
-    """``detect(text, lang)`` -> the signals in one message, most urgent first, one per kind."""
+    """``detect(text, lang)`` -> the signals in one message, most urgent first, one per kind.
+
+    ``pipelines`` injects loaded spaCy pipelines by language (tests share one); ``loaders`` replaces the
+    functions that load them. Either way a pipeline is loaded once, on first use, under a lock.
+    """
 
     def __init__(
         self,
@@ -322,7 +364,7 @@ class SignalDetector:
         state = self._lang(lang)
         with state.lock:
             doc = state.nlp(text)
-            best = self._annotate(doc, state)
+            self._annotate(doc, state)
             matches = state.matcher(doc)
         spans: dict[str, list[tuple[int, int]]] = {}
         for match_id, start, end in matches:
@@ -330,9 +372,9 @@ class SignalDetector:
         found: list[Signal] = []
         for kind, spec in config.kinds.items():
             rules = config.rules[lang].get(kind)
-            hit = self._find(kind, spec, rules, doc, best, spans, lang) if rules else None
+            hit = self._find(kind, spec, rules, doc, spans, lang) if rules else None
             if hit is None and kind == "anger":
-                hit = self._shouting(text, best, lang)
+                hit = self._shouting(text, doc, lang)
             if hit is not None:
                 found.append(Signal(kind, spec.priority, spec.intent, hit.evidence, lang))
         found.sort(key=lambda s: (PRIORITY_ORDER[s.priority], KINDS.index(s.kind)))
@@ -353,10 +395,7 @@ class SignalDetector:
 
     def _build(self, lang: str) -> _Lang:
         from spacy.matcher import Matcher
-        from spacy.tokens import Token
 
-        if not Token.has_extension(LEMMAS_ATTR):
-            Token.set_extension(LEMMAS_ATTR, default=())
         if self._config is None:
             self._config = load_signal_config(self._config_path)
         nlp = self._given.get(lang)
@@ -375,36 +414,35 @@ class SignalDetector:
         morph = None
         if lang == "ru" and "lemmatizer" in nlp.pipe_names:
             morph = getattr(nlp.get_pipe("lemmatizer"), "_morph", None)
-        return _Lang(nlp=nlp, matcher=matcher, morph=morph)
+        return _Lang(nlp=nlp, matcher=matcher, vocabulary=self._config.vocabulary(lang), morph=morph)
 
     # -- matching -------------------------------------------------------------------------------------------
 
     @staticmethod
-    def _annotate(doc: Any, state: _Lang) -> list[str]:
-        """Give each token its normalised form (NORM) and every lemma it may have; return the best lemma of
-        each token, for the evidence."""
-        best: list[str] = []
+    def _annotate(doc: Any, state: _Lang) -> None:
+        """Normalise each token's form (NORM) and lemma (LEMMA) for the matcher.
+
+        A word has several readings when pymorphy3 cannot tell them apart without a part-of-speech tag (the
+        blank Russian pipeline has no tagger): «стою» is «стоять» or «стоить», «режу» «резать» or «реж». The
+        lemmatizer then leaves the word as written. Such a word takes the reading the patterns know, else
+        pymorphy3's likeliest; an English word whose lemma the patterns do not know but whose form they do
+        ("data", lemma "datum") keeps its form.
+        """
+        vocabulary = state.vocabulary
         for token in doc:
             norm = normalise(token.text)
             token.norm_ = norm
             lemma = normalise(token.lemma_)
-            lemmas = {norm, lemma}
+            candidates = [lemma]
             if state.morph is not None and token.is_alpha:
-                cached = state.lemma_cache.get(norm)
-                if cached is None:
-                    parses = state.morph.parse(norm)
-                    forms = tuple(dict.fromkeys(normalise(p.normal_form) for p in parses))
-                    cached = (forms[0] if forms else norm, forms)
-                    if len(state.lemma_cache) < 50_000:
-                        state.lemma_cache[norm] = cached
-                top, forms = cached
-                lemmas.update(forms)
-                # the blank pipeline leaves an ambiguous word as it is: take pymorphy3's likeliest reading
-                if lemma == norm:
-                    lemma = top
-            token._.set(LEMMAS_ATTR, tuple(sorted(lemmas)))
-            best.append(lemma)
-        return best
+                # likeliest first; on a tie a participle's verb («данные» -> «дать») after the noun or adjective
+                parses = sorted(state.morph.parse(norm), key=lambda p: (-p.score, p.tag.POS in _PARTICIPLES))
+                candidates += [normalise(p.normal_form) for p in parses]
+                if lemma == norm and len(candidates) > 1:
+                    # unresolved by the lemmatizer: the likeliest reading first, the written form last
+                    candidates = [*candidates[1:], norm]
+            candidates.append(norm)
+            token.lemma_ = next((c for c in candidates if c in vocabulary), candidates[0])
 
     def _find(
         self,
@@ -412,24 +450,23 @@ class SignalDetector:
         spec: KindSpec,
         rules: LangRules,
         doc: Any,
-        best: list[str],
         spans: Mapping[str, list[tuple[int, int]]],
         lang: str,
     ) -> _Hit | None:
         vetoes = [s for key, found in spans.items() if key.startswith(f"x|{kind}|") for s in found]
 
-        def usable(key: str, pattern: CompiledPattern | None, start: int, end: int) -> bool:
+        def usable(pattern: CompiledPattern, start: int, end: int) -> bool:
             if any(start < v_end and v_start < end for v_start, v_end in vetoes):
                 return False
-            if pattern is not None and pattern.at_end and not all(t.is_punct for t in doc[end:]):
+            if pattern.at_end and not all(t.is_punct for t in doc[end:]):
                 return False
             return not (spec.negatable and self._negated(doc, start, lang))
 
         hits: list[_Hit] = []
         for i, pattern in enumerate(rules.patterns):
             for start, end in spans.get(f"p|{kind}|{i}", ()):
-                if usable(f"p|{kind}|{i}", pattern, start, end):
-                    hits.append(_Hit(start, end, self._evidence(doc, best, start, end)))
+                if usable(pattern, start, end):
+                    hits.append(_Hit(start, end, self._evidence(doc, start, end)))
         for r, rule in enumerate(rules.all_of):
             parts: list[tuple[int, int]] = []
             for g, group in enumerate(rule):
@@ -437,7 +474,7 @@ class SignalDetector:
                     (start, end)
                     for i, pattern in enumerate(group)
                     for start, end in spans.get(f"c|{kind}|{r}|{g}|{i}", ())
-                    if usable("", pattern, start, end)
+                    if usable(pattern, start, end)
                 )
                 # each group needs a span that does not overlap the ones already taken
                 free = [s for s in found if not any(s[0] < e and b < s[1] for b, e in parts)]
@@ -446,10 +483,10 @@ class SignalDetector:
                 parts.append(free[0])
             else:
                 parts.sort()
-                evidence = " ".join(self._evidence(doc, best, s, e) for s, e in parts)
+                evidence = " ".join(self._evidence(doc, s, e) for s, e in parts)
                 hits.append(_Hit(parts[0][0], parts[-1][1], evidence))
         if rules.solo_core:
-            words = [best[t.i] for t in doc if not t.is_punct and not t.is_space]
+            words = [t.lemma_ for t in doc if not t.is_punct and not t.is_space]
             norms = [t.norm_ for t in doc if not t.is_punct and not t.is_space]
             core = [w for w, n in zip(words, norms, strict=True) if w in rules.solo_core or n in rules.solo_core]
             allowed = rules.solo_core | rules.solo_allowed
@@ -467,21 +504,20 @@ class SignalDetector:
         for token in reversed(doc[max(0, start - config.negation_window) : start]):
             if token.is_punct or token.norm_ in breaks:
                 return False
-            lemmas = token._.get(LEMMAS_ATTR)
-            if token.norm_ in negators or normalise(token.lemma_) in negators or negators & set(lemmas):
+            if token.norm_ in negators or token.lemma_ in negators:
                 return True
         return False
 
     @staticmethod
-    def _evidence(doc: Any, best: list[str], start: int, end: int) -> str:
+    def _evidence(doc: Any, start: int, end: int) -> str:
         # lemmas only, never the raw text, and no numbers (an order id, a phone number)
-        return " ".join(best[t.i] for t in doc[start:end] if not t.is_punct and not t.like_num)
+        return " ".join(t.lemma_ for t in doc[start:end] if not t.is_punct and not t.like_num)
 
-    def _shouting(self, text: str, best: list[str], lang: str) -> _Hit | None:
+    def _shouting(self, text: str, doc: Any, lang: str) -> _Hit | None:
         shout = self.config.shouting
-        if shout.unless.get(lang, frozenset()) & set(best):
+        if shout.unless.get(lang, frozenset()) & {t.lemma_ for t in doc}:
             return None
-        if shout.exclamations > 0 and re.search(r"(?:!\s*){%d,}" % shout.exclamations, text):
+        if shout.exclamations > 0 and re.search(rf"(?:!\s*){{{shout.exclamations},}}", text):
             return _Hit(0, 0, "!" * shout.exclamations)
         letters = [c for c in text if c.isalpha()]
         capital_words = [w for w in re.findall(r"\w+", text) if len(w) > 1 and w.isalpha() and w.isupper()]

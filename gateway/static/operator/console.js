@@ -84,6 +84,7 @@
       handback: "Вернуть боту",
       close: "Закрыть",
       resolution: "Итог (необязательно)",
+      resolutionDone: "Итог",
       reply: "Ответ клиенту… (Ctrl+Enter — отправить)",
       send: "Отправить",
       note: "Внутренняя заметка (клиент её не видит)",
@@ -167,6 +168,7 @@
       handback: "Hand back to bot",
       close: "Close",
       resolution: "Resolution (optional)",
+      resolutionDone: "Resolution",
       reply: "Reply to the customer… (Ctrl+Enter to send)",
       send: "Send",
       note: "Internal note (the customer does not see it)",
@@ -1108,12 +1110,14 @@
           return `${str(i.name)}${conf}`;
         }),
       );
-    } else if (h.intent) {
-      row(dl, t("intents"), str(h.intent));
+    } else if (s.intent || h.intent) {
+      row(dl, t("intents"), str(s.intent || h.intent));
     }
 
     const problem = Array.isArray(s.problem) ? s.problem : s.problem ? [s.problem] : [];
-    if (problem.length) row(dl, t("problem"), list(problem, (p) => str(p)));
+    // Lines of the conversation ({role, text, timestamp, channel}) or plain strings.
+    const problemText = (p) => (p && typeof p === "object" && !Array.isArray(p) ? str(p.text) : str(p));
+    if (problem.length) row(dl, t("problem"), list(problem, problemText));
 
     const tried = Array.isArray(s.bot_tried) ? s.bot_tried : [];
     if (tried.length) row(dl, t("botTried"), list(tried, (b) => (b && b.detail ? `${str(b.kind)}: ${str(b.detail)}` : str(b && b.kind))));
@@ -1131,6 +1135,7 @@
     row(dl, t("contacts"), keyValues(customer.contacts));
     row(dl, t("created"), fmtTime(s.created_at ?? h.created_at));
     row(dl, t("sensitive"), s.sensitive || h.sensitive ? t("yes") : "");
+    row(dl, t("resolutionDone"), h.resolution ? str(h.resolution) : "");
 
     ui.summary.replaceChildren(el("h3", { text: t("summary") }), dl);
   }
@@ -1211,6 +1216,7 @@
   }
 
   function noteAuthor(n) {
+    if (n.author) return str(n.author);
     if (n.operator_name) return str(n.operator_name);
     if (state.me && n.operator_id && n.operator_id === state.me.id && state.me.name) return str(state.me.name);
     return str(n.operator_id);

@@ -651,7 +651,19 @@
     const list = Array.isArray(messages) ? messages : [];
     const stick = nearBottom();
     for (const node of messageNodes()) node.remove();
-    for (const entry of list) appendNode(renderEntry(entry));
+    // A button press is stored as its payload ("/pay_card"); show it as the button's title, as it was shown.
+    const titles = new Map();
+    for (const entry of list) {
+      if (!entry || typeof entry !== "object") continue;
+      if (Array.isArray(entry.buttons)) {
+        for (const b of entry.buttons) if (b && typeof b.payload === "string" && b.payload) titles.set(b.payload, b.title);
+      }
+      const shown =
+        entry.role === "customer" && typeof entry.text === "string" && titles.has(entry.text)
+          ? { ...entry, text: titles.get(entry.text) }
+          : entry;
+      appendNode(renderEntry(shown));
+    }
     // Optimistic messages the history does not have yet stay at the end.
     const customer = list.filter((e) => e && e.role === "customer");
     pending = pending.filter((p) => {
@@ -664,16 +676,17 @@
     afterChange(stick);
   }
 
-  function matches(p, entry) {
+  function matches(p, entry, clientId) {
+    if (clientId) return clientId === p.clientId; // the gateway names the client_id beside the entry
     if (entry.client_id && entry.client_id === p.clientId) return true;
     if (entry.custom && typeof entry.custom === "object" && entry.custom.client_id === p.clientId) return true;
     return typeof entry.text === "string" && (entry.text === p.display || entry.text === p.text);
   }
 
-  function onEntry(entry, { live }) {
+  function onEntry(entry, { live, clientId }) {
     if (!entry || typeof entry !== "object") return;
     if (entry.role === "customer") {
-      const i = pending.findIndex((p) => matches(p, entry));
+      const i = pending.findIndex((p) => matches(p, entry, clientId));
       if (i >= 0) {
         confirmPending(pending[i], entry.message_id, entry.timestamp);
         pending.splice(i, 1);
@@ -933,7 +946,7 @@
         break;
       }
       case "message":
-        onEntry(frame.entry, { live: true });
+        onEntry(frame.entry, { live: true, clientId: typeof frame.client_id === "string" ? frame.client_id : null });
         break;
       case "typing":
         setTyping(Boolean(frame.on));

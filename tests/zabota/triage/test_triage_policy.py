@@ -1,0 +1,378 @@
+"""The triage policy: every rule, their combinations, the reasons a decision carries, and its configuration.
+
+Signals are built by hand here (the detector has its own tests), so each rule is tested alone.
+(Named test_triage_policy.py: tests/zabota/channels/test_policy.py exists, and test directories have no
+__init__.py.)"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import pytest
+
+from zabota.catalog import Priority, load_catalog
+from zabota.triage import (
+    NluResult,
+    Signal,
+    SignalKind,
+    TriageConfig,
+    TriageContext,
+    TriageDecision,
+    TriagePolicy,
+)
+
+KIND_SPECS: dict[str, tuple[Priority, str]] = {
+    "self_harm": ("p1", "crisis"),
+    "danger_to_life": ("p1", "crisis"),
+    "threat": ("p2", "harassment_report"),
+    "violence": ("p2", "harassment_report"),
+    "child_at_risk": ("p2", "harassment_report"),
+    "abuse": ("p2", "harassment_report"),
+    "data_leak": ("p2", "privacy_request"),
+    "legal": ("p3", "legal_threat"),
+    "anger": ("p3", "complaint"),
+    "human_request": ("p3", "request_human"),
+}
+
+
+def sig(kind: SignalKind, evidence: str = "x") -> Signal:
+    priority, intent = KIND_SPECS[kind]
+    return Signal(kind, priority, intent, evidence, "ru")
+
+
+def nlu(intent: str, confidence: float = 0.9) -> NluResult:
+    return NluResult(intent=intent, confidence=confidence)
+
+
+@pytest.fixture(scope="module")
+def policy() -> TriagePolicy:
+    return TriagePolicy(load_catalog(), TriageConfig())
+
+
+def decide(
+    policy: TriagePolicy,
+    intent: str,
+    signals: list[Signal] | None = None,
+    context: TriageContext | None = None,
+    confidence: float = 0.9,
+) -> TriageDecision:
+    return policy.decide("текст", "ru", nlu(intent, confidence), signals or [], context or TriageContext())
+
+
+def codes(decision: TriageDecision) -> list[str]:
+    return [r.code for r in decision.reasons]
+
+
+# -- routine ------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("intent", ["internet_down", "check_balance", "greet", "out_of_scope", "complaint", "deny"])
+def test_routine_intent_is_answered_by_the_bot(policy: TriagePolicy, intent: str) -> None:
+    decision = decide(policy, intent)
+    assert not decision.escalate
+    assert decision.priority is None
+    assert codes(decision) == ["routine"]
+    assert decision.handoff_intent == intent
+    assert not decision.sensitive
+
+
+def test_unknown_intent_is_routine_when_confident(policy: TriagePolicy) -> None:
+    decision = decide(policy, "something_new")
+    assert not decision.escalate and codes(decision) == ["routine"]
+
+
+# -- sensitive intents --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("intent", "priority"),
+    [
+        ("crisis", "p1"),
+        ("fraud_report", "p2"),
+        ("lost_device", "p2"),
+        ("harassment_report", "p2"),
+        ("legal_threat", "p3"),
+        ("privacy_request", "p3"),
+        ("bereavement", "p3"),
+    ],
+)
+def test_sensitive_intent_escalates_with_catalog_priority(policy: TriagePolicy, intent: str, priority: str) -> None:
+    decision = decide(policy, intent, confidence=0.3)  # always, however unsure
+    assert decision.escalate
+    assert decision.priority == priority
+    assert decision.sensitive
+    assert codes(decision) == ["sensitive_intent"]
+    assert decision.handoff_intent == intent
+    assert decision.sentiment == "negative"
+
+
+def test_escalate_intent_that_is_not_sensitive(policy: TriagePolicy) -> None:
+    decision = decide(policy, "cancel_contract")
+    assert decision.escalate and decision.priority == "p3"
+    assert codes(decision) == ["sensitive_intent"]
+    assert not decision.sensitive
+    assert decision.handoff_intent == "cancel_contract"
+
+
+def test_request_human_intent_has_reason_human_request(policy: TriagePolicy) -> None:
+    decision = decide(policy, "request_human")
+    assert decision.escalate and decision.priority == "p3"
+    assert codes(decision) == ["human_request"]
+    assert not decision.sensitive
+    assert decision.handoff_intent == "request_human"
+    # the intent and the signal together: one reason, naming both
+    both = decide(policy, "request_human", [sig("human_request", "позвать оператор")])
+    assert codes(both) == ["human_request"]
+    assert "позвать оператор" in both.reasons[0].detail
+
+
+# -- sensitive signals --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("kind", "priority", "handoff"),
+    [
+        ("self_harm", "p1", "crisis"),
+        ("danger_to_life", "p1", "crisis"),
+        ("threat", "p2", "harassment_report"),
+        ("violence", "p2", "harassment_report"),
+        ("child_at_risk", "p2", "harassment_report"),
+        ("abuse", "p2", "harassment_report"),
+        ("data_leak", "p2", "privacy_request"),
+        ("legal", "p3", "legal_threat"),
+    ],
+)
+def test_sensitive_signal_overrides_routine_intent(
+    policy: TriagePolicy, kind: SignalKind, priority: str, handoff: str
+) -> None:
+    decision = decide(policy, "internet_down", [sig(kind, "не хотеть жить")])
+    assert decision.escalate
+    assert decision.priority == priority
+    assert decision.handoff_intent == handoff
+    assert decision.intent == "internet_down"  # the NLU's intent stays on record
+    assert decision.sensitive
+    assert codes(decision) == ["sensitive_signal"]
+    assert decision.reasons[0].detail == f"signal {kind}: 'не хотеть жить', {priority}"
+
+
+def test_most_urgent_of_signal_and_intent(policy: TriagePolicy) -> None:
+    # a p1 signal beats a p3 sensitive intent, and the bot acts on the signal's intent
+    decision = decide(policy, "legal_threat", [sig("self_harm")])
+    assert decision.priority == "p1"
+    assert decision.handoff_intent == "crisis"
+    assert codes(decision) == ["sensitive_intent", "sensitive_signal"]
+    # a p3 signal does not lower a p2 intent, and the intent is kept
+    decision = decide(policy, "fraud_report", [sig("legal")])
+    assert decision.priority == "p2"
+    assert decision.handoff_intent == "fraud_report"
+    # on a tie the NLU's sensitive intent is kept
+    decision = decide(policy, "fraud_report", [sig("data_leak")])
+    assert decision.priority == "p2" and decision.handoff_intent == "fraud_report"
+
+
+def test_several_signals_all_listed(policy: TriagePolicy) -> None:
+    signals = [sig("self_harm"), sig("threat"), sig("anger"), sig("human_request")]
+    decision = decide(policy, "complaint", signals)
+    assert decision.priority == "p1"
+    assert decision.handoff_intent == "crisis"
+    assert codes(decision) == ["sensitive_signal", "sensitive_signal", "human_request", "anger"]
+    assert decision.sentiment == "angry"
+    assert decision.signals == tuple(signals)
+
+
+# -- complexity ---------------------------------------------------------------------------------------------
+
+
+def test_low_confidence_twice_in_a_row(policy: TriagePolicy) -> None:
+    first = decide(policy, "internet_slow", confidence=0.3, context=TriageContext(low_confidence_streak=0))
+    assert not first.escalate
+    second = decide(policy, "internet_slow", confidence=0.3, context=TriageContext(low_confidence_streak=1))
+    assert second.escalate and second.priority == "p3"
+    assert codes(second) == ["low_confidence"]
+    assert second.handoff_intent == "request_human"
+    assert not second.sensitive
+
+
+def test_fallback_counts_as_low_confidence(policy: TriagePolicy) -> None:
+    decision = decide(policy, "nlu_fallback", confidence=0.9, context=TriageContext(low_confidence_streak=1))
+    assert codes(decision) == ["low_confidence"]
+
+
+def test_confident_turn_after_low_confidence_is_routine(policy: TriagePolicy) -> None:
+    decision = decide(policy, "internet_slow", confidence=0.8, context=TriageContext(low_confidence_streak=3))
+    assert not decision.escalate
+
+
+def test_kb_unhelpful_twice(policy: TriagePolicy) -> None:
+    after_article = TriageContext(awaiting_kb_feedback=True, kb_unhelpful=1)
+    decision = decide(policy, "deny", context=after_article)
+    assert decision.escalate and codes(decision) == ["kb_unhelpful"]
+    assert decision.handoff_intent == "request_human"
+    assert decision.sentiment == "negative"
+    # the first "no" does not escalate; a "no" that does not answer an article does not count
+    assert not decide(policy, "deny", context=TriageContext(awaiting_kb_feedback=True, kb_unhelpful=0)).escalate
+    assert not decide(policy, "deny", context=TriageContext(awaiting_kb_feedback=False, kb_unhelpful=5)).escalate
+
+
+def test_recurring_problem(policy: TriagePolicy) -> None:
+    third = decide(policy, "internet_down", context=TriageContext(recent_intents={"internet_down": 2}))
+    assert third.escalate and codes(third) == ["recurring"]
+    assert "3 times within 7 days" in third.reasons[0].detail
+    second = decide(policy, "internet_down", context=TriageContext(recent_intents={"internet_down": 1}))
+    assert not second.escalate
+    other = decide(policy, "internet_down", context=TriageContext(recent_intents={"tv_problem": 5}))
+    assert not other.escalate
+
+
+@pytest.mark.parametrize("intent", ["greet", "thank", "out_of_scope", "bot_challenge"])
+def test_recurring_ignores_smalltalk(policy: TriagePolicy, intent: str) -> None:
+    assert not decide(policy, intent, context=TriageContext(recent_intents={intent: 10})).escalate
+
+
+def test_anger_escalates(policy: TriagePolicy) -> None:
+    decision = decide(policy, "internet_down", [sig("anger", "издевательство")])
+    assert decision.escalate and decision.priority == "p3"
+    assert codes(decision) == ["anger"]
+    assert decision.reasons[0].detail == "signal anger: 'издевательство'"
+    assert decision.handoff_intent == "request_human"
+    assert decision.sentiment == "angry"
+    assert not decision.sensitive  # anger is complexity, not sensitivity
+
+
+def test_anger_does_not_escalate_when_configured_off() -> None:
+    policy = TriagePolicy(load_catalog(), TriageConfig(anger_escalates=False))
+    decision = decide(policy, "internet_down", [sig("anger")])
+    assert not decision.escalate
+    assert decision.sentiment == "angry"
+
+
+def test_human_request_signal_escalates_a_routine_intent(policy: TriagePolicy) -> None:
+    decision = decide(policy, "internet_down", [sig("human_request", "живой человек")])
+    assert decision.escalate and decision.priority == "p3"
+    assert codes(decision) == ["human_request"]
+    assert decision.handoff_intent == "request_human"
+    assert not decision.sensitive
+
+
+def test_all_complexity_reasons_together(policy: TriagePolicy) -> None:
+    context = TriageContext(
+        low_confidence_streak=1, kb_unhelpful=1, awaiting_kb_feedback=True, recent_intents={"deny": 5}
+    )
+    decision = decide(policy, "deny", [sig("anger"), sig("human_request")], context, confidence=0.4)
+    # deny is smalltalk: no recurring
+    assert codes(decision) == ["human_request", "low_confidence", "kb_unhelpful", "anger"]
+    assert decision.priority == "p3"
+    assert decision.handoff_intent == "request_human"
+
+
+def test_complexity_with_a_sensitive_signal_keeps_the_sensitive_intent(policy: TriagePolicy) -> None:
+    decision = decide(policy, "complaint", [sig("legal"), sig("anger")])
+    assert decision.priority == "p3"
+    assert decision.handoff_intent == "legal_threat"
+    assert codes(decision) == ["sensitive_signal", "anger"]
+    assert decision.sensitive
+
+
+def test_complexity_priority_is_configurable(policy: TriagePolicy) -> None:
+    urgent = TriagePolicy(load_catalog(), TriageConfig(complexity_priority="p2"))
+    decision = decide(urgent, "internet_down", [sig("anger")])
+    assert decision.priority == "p2"
+    # more urgent than a p3 sensitive signal: the priority rises, the bot still acts on the sensitive intent
+    decision = decide(urgent, "internet_down", [sig("legal"), sig("anger")])
+    assert decision.priority == "p2"
+    assert decision.handoff_intent == "legal_threat"
+
+
+def test_thresholds_are_configurable() -> None:
+    config = TriageConfig(low_confidence_threshold=0.7, low_confidence_turns=3, kb_unhelpful_turns=1, recurring_count=2)
+    policy = TriagePolicy(load_catalog(), config)
+    assert not decide(policy, "internet_slow", confidence=0.6, context=TriageContext(low_confidence_streak=1)).escalate
+    assert decide(policy, "internet_slow", confidence=0.6, context=TriageContext(low_confidence_streak=2)).escalate
+    assert decide(policy, "deny", context=TriageContext(awaiting_kb_feedback=True)).escalate
+    assert decide(policy, "order_status", context=TriageContext(recent_intents={"order_status": 1})).escalate
+
+
+# -- sentiment and the decision's form ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("intent", "sentiment"),
+    [("thank", "positive"), ("affirm", "positive"), ("greet", "neutral"), ("complaint", "negative")],
+)
+def test_sentiment(policy: TriagePolicy, intent: str, sentiment: str) -> None:
+    assert decide(policy, intent).sentiment == sentiment
+
+
+def test_decision_is_json_friendly(policy: TriagePolicy) -> None:
+    decision = decide(policy, "internet_down", [sig("self_harm", "покончить с себя")])
+    data = json.loads(json.dumps(decision.as_dict(), ensure_ascii=False))
+    assert data["escalate"] is True and data["priority"] == "p1"
+    assert data["reasons"] == [
+        {"code": "sensitive_signal", "detail": "signal self_harm: 'покончить с себя', p1"},
+    ]
+    assert data["signals"][0]["kind"] == "self_harm"
+    assert data["lang"] == "ru"
+
+
+# -- configuration from the environment ---------------------------------------------------------------------
+
+
+def test_config_defaults() -> None:
+    config = TriageConfig()
+    assert config.low_confidence_threshold == 0.5
+    assert config.low_confidence_turns == 2
+    assert config.kb_unhelpful_turns == 2
+    assert config.recurring_count == 3
+    assert config.recurring_days == 7
+    assert config.anger_escalates is True
+    assert config.fallback_intent == "nlu_fallback"
+    assert config.complexity_priority == "p3"
+    assert TriageConfig.from_env({}) == config
+
+
+def test_config_from_env() -> None:
+    env = {
+        "TRIAGE_LOW_CONFIDENCE_THRESHOLD": "0.35",
+        "TRIAGE_LOW_CONFIDENCE_TURNS": "3",
+        "TRIAGE_KB_UNHELPFUL_TURNS": "1",
+        "TRIAGE_RECURRING_COUNT": "4",
+        "TRIAGE_RECURRING_DAYS": "14",
+        "TRIAGE_ANGER_ESCALATES": "false",
+        "TRIAGE_FALLBACK_INTENT": "fallback",
+        "TRIAGE_COMPLEXITY_PRIORITY": "p2",
+        "UNRELATED": "x",
+    }
+    config = TriageConfig.from_env(env)
+    assert dataclasses.asdict(config) == {
+        "low_confidence_threshold": 0.35,
+        "low_confidence_turns": 3,
+        "kb_unhelpful_turns": 1,
+        "recurring_count": 4,
+        "recurring_days": 14,
+        "anger_escalates": False,
+        "fallback_intent": "fallback",
+        "complexity_priority": "p2",
+    }
+
+
+def test_config_from_process_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TRIAGE_ANGER_ESCALATES", "yes")
+    monkeypatch.setenv("TRIAGE_RECURRING_COUNT", "")  # empty: the default
+    config = TriageConfig.from_env()
+    assert config.anger_escalates is True and config.recurring_count == 3
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("TRIAGE_LOW_CONFIDENCE_THRESHOLD", "high"),
+        ("TRIAGE_LOW_CONFIDENCE_THRESHOLD", "1.5"),
+        ("TRIAGE_RECURRING_COUNT", "0"),
+        ("TRIAGE_ANGER_ESCALATES", "maybe"),
+        ("TRIAGE_COMPLEXITY_PRIORITY", "p9"),
+    ],
+)
+def test_config_from_env_refuses_bad_values(name: str, value: str) -> None:
+    with pytest.raises(ValueError):
+        TriageConfig.from_env({name: value})

@@ -1,0 +1,315 @@
+"""The signal detector: lemma patterns over Russian inflections and English, negation, harmless senses of
+scary words, and the pattern language itself.
+
+(Named test_triage_signals.py, not test_signals.py: test directories have no __init__.py, so two test files
+with one name anywhere under tests/ would collide.)"""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from zabota.triage.model import Signal
+from zabota.triage.signals import (
+    DEFAULT_SIGNALS,
+    KINDS,
+    PatternError,
+    SignalDetector,
+    compile_pattern,
+    is_sensitive,
+    load_signal_config,
+    parse_signal_config,
+)
+
+
+def kinds(detector: SignalDetector, text: str, lang: str) -> set[str]:
+    return {s.kind for s in detector.detect(text, lang)}
+
+
+# -- self-harm: inflections, indirect phrasings -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "я покончу с собой",
+        "хочу покончить с собой",
+        "он сказал что покончил с собой бы если бы не дети",
+        "покончила бы с собой",
+        "думаю о самоубийстве",
+        "мысли о суициде не отпускают",
+        "не хочу жить",
+        "жить не хочется совсем",
+        "не хочется больше жить",
+        "не вижу смысла больше ни в чём",
+        "хочу чтобы всё закончилось",
+        "передайте моим родным что я их люблю",
+        "всем будет лучше без меня",
+        "опять режу руки",
+        "наглоталась таблеток",
+        "хочу уйти из жизни",
+    ],
+)
+def test_russian_self_harm(detector: SignalDetector, text: str) -> None:
+    signals = detector.detect(text, "ru")
+    assert signals and signals[0].kind == "self_harm", signals
+    assert signals[0].priority == "p1"
+    assert signals[0].intent == "crisis"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I want to kill myself",
+        "been thinking about killing myself",
+        "I won't be around much longer",
+        "i don't want to live anymore",
+        "everyone is better off without me",
+        "i've been cutting myself",
+        "thinking about ending it all",
+        "i want to end my life",
+    ],
+)
+def test_english_self_harm(detector: SignalDetector, text: str) -> None:
+    signals = detector.detect(text, "en")
+    assert signals and signals[0].kind == "self_harm", signals
+    assert signals[0].priority == "p1"
+
+
+def test_evidence_is_lemmas_not_the_raw_text(detector: SignalDetector) -> None:
+    [signal] = [s for s in detector.detect("Я покончу с собой", "ru") if s.kind == "self_harm"]
+    assert signal.evidence == "покончить с себя"
+    [signal] = [s for s in detector.detect("не хочу жить", "ru") if s.kind == "self_harm"]
+    assert signal.evidence == "не хотеть жить"
+    assert signal.lang == "ru"
+
+
+def test_evidence_leaves_out_numbers(detector: SignalDetector) -> None:
+    [signal] = [s for s in detector.detect("позвоню на 112 не проходит", "ru") if s.kind == "danger_to_life"]
+    assert "112" not in signal.evidence
+
+
+# -- the other kinds ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "lang", "kind"),
+    [
+        ("в подъезде пахнет газом", "ru", "danger_to_life"),
+        ("папа не дышит, скорая не едет", "ru", "danger_to_life"),
+        ("my neighbour's flat is on fire", "en", "danger_to_life"),
+        ("мне угрожают расправой", "ru", "threat"),
+        ("он написал что убьет меня", "ru", "threat"),
+        ("a man said he would kill me", "en", "threat"),
+        ("муж избил меня", "ru", "violence"),
+        ("my husband hit me", "en", "violence"),
+        ("сын переписывается с каким-то взрослым, тот просит фото", "ru", "child_at_risk"),
+        ("незнакомый мужчина пишет дочке и зовёт встретиться", "ru", "child_at_risk"),
+        ("a stranger keeps messaging my daughter", "en", "child_at_risk"),
+        ("бывший муж отслеживает мой телефон", "ru", "abuse"),
+        ("меня шантажируют фотографиями", "ru", "abuse"),
+        ("my ex is stalking me", "en", "abuse"),
+        ("мои паспортные данные оказались в открытом доступе", "ru", "data_leak"),
+        ("слили базу абонентов", "ru", "data_leak"),
+        ("my personal data was leaked", "en", "data_leak"),
+        ("напишу в Роскомнадзор", "ru", "legal"),
+        ("подам в суд", "ru", "legal"),
+        ("подам на вас в суд", "ru", "legal"),
+        ("i will sue you", "en", "legal"),
+        ("see you in court", "en", "legal"),
+    ],
+)
+def test_sensitive_kinds(detector: SignalDetector, text: str, lang: str, kind: str) -> None:
+    assert kind in kinds(detector, text, lang)
+
+
+@pytest.mark.parametrize(
+    ("text", "lang"),
+    [
+        ("это издевательство а не интернет", "ru"),
+        ("вы меня достали", "ru"),
+        ("в последний раз пишу вам", "ru"),
+        ("какого черта списали деньги", "ru"),
+        ("вы идиоты?", "ru"),
+        ("ОПЯТЬ НЕТ ИНТЕРНЕТА ВЕСЬ ДЕНЬ", "ru"),
+        ("где интернет!!!", "ru"),
+        ("this is ridiculous", "en"),
+        ("worst service ever", "en"),
+        ("WHY IS MY INTERNET DOWN AGAIN", "en"),
+    ],
+)
+def test_anger(detector: SignalDetector, text: str, lang: str) -> None:
+    signals = [s for s in detector.detect(text, lang) if s.kind == "anger"]
+    assert signals
+    assert signals[0].priority == "p3" and signals[0].intent == "complaint"
+
+
+@pytest.mark.parametrize(
+    ("text", "lang"),
+    [
+        ("позовите оператора", "ru"),
+        ("хочу поговорить с человеком", "ru"),
+        ("дайте живого человека", "ru"),
+        ("оператор!", "ru"),
+        ("оператора пожалуйста", "ru"),
+        ("talk to a real person", "en"),
+        ("agent please", "en"),
+        ("can I speak to a human", "en"),
+    ],
+)
+def test_human_request(detector: SignalDetector, text: str, lang: str) -> None:
+    assert "human_request" in kinds(detector, text, lang)
+
+
+# -- what must not fire -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "lang"),
+    [
+        ("как убить время в дороге, какой тариф с видео", "ru"),
+        ("роутер умер, не включается", "ru"),
+        ("смотрю сериал про суд, картинка зависает", "ru"),
+        ("дети смотрят мультики, как настроить родительский контроль", "ru"),
+        ("лампочки на роутере горят, а интернета нет", "ru"),
+        ("мне грозит отключение за долг?", "ru"),
+        ("в последний раз платил картой, теперь хочу через сбп", "ru"),
+        ("какой оператор связи лучше в деревне", "ru"),
+        ("сколько можно подключить устройств к роутеру", "ru"),
+        ("как оплатить газ через приложение", "ru"),
+        ("спасибо!!! всё заработало", "ru"),
+        ("killing time on the train, which plan has video", "en"),
+        ("this price is killing me", "en"),
+        ("the router is dead", "en"),
+        ("the router died last night", "en"),
+        ("how do I set up my fire tv stick", "en"),
+        ("is there a plan for 2 people", "en"),
+        ("THANK YOU SO MUCH GUYS", "en"),
+    ],
+)
+def test_harmless_senses_do_not_fire(detector: SignalDetector, text: str, lang: str) -> None:
+    assert detector.detect(text, lang) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "lang"),
+    [
+        ("мне не нужен оператор, сам разберусь", "ru"),
+        ("ты бот или живой человек?", "ru"),
+        ("I don't need an agent, just tell me my balance", "en"),
+        ("no need for a human, I figured it out", "en"),
+        ("are you a real person or a bot?", "en"),
+    ],
+)
+def test_negated_or_questioned_human_request_does_not_fire(detector: SignalDetector, text: str, lang: str) -> None:
+    assert "human_request" not in kinds(detector, text, lang)
+
+
+def test_negation_does_not_cancel_self_harm_or_legal(detector: SignalDetector) -> None:
+    # «не» is part of the self-harm pattern, and a court mentioned is a court mentioned
+    assert "self_harm" in kinds(detector, "я не хочу больше жить", "ru")
+    assert "legal" in kinds(detector, "я не собираюсь подавать в суд, но верните деньги", "ru")
+
+
+def test_negation_stops_at_punctuation(detector: SignalDetector) -> None:
+    assert "human_request" in kinds(detector, "мне это не нравится, дайте человека", "ru")
+
+
+# -- the detector's behaviour -------------------------------------------------------------------------------
+
+
+def test_one_signal_per_kind_most_urgent_first(detector: SignalDetector) -> None:
+    signals = detector.detect("вы меня достали!!! подам в суд, а ещё не хочу жить, позовите оператора", "ru")
+    found = [s.kind for s in signals]
+    assert len(found) == len(set(found))
+    assert found[0] == "self_harm"
+    assert {"legal", "anger", "human_request"} <= set(found)
+    assert [s.priority for s in signals] == sorted(s.priority for s in signals)
+
+
+def test_empty_text_and_unknown_language(detector: SignalDetector) -> None:
+    assert detector.detect("", "ru") == []
+    assert detector.detect("   ", "en") == []
+    # an unsupported language code falls back to detecting the script
+    assert "self_harm" in kinds(detector, "хочу покончить с собой", "xx")
+    assert "self_harm" in kinds(detector, "i want to kill myself", "de")
+
+
+def test_sensitivity_of_kinds() -> None:
+    def signal(kind: str) -> Signal:
+        return Signal(kind, "p3", "x", "e", "ru")  # type: ignore[arg-type]
+
+    assert not is_sensitive(signal("anger"))
+    assert not is_sensitive(signal("human_request"))
+    assert all(is_sensitive(signal(k)) for k in KINDS if k not in ("anger", "human_request"))
+
+
+def test_pipelines_can_be_injected_and_load_once(detector: SignalDetector) -> None:
+    detector.warm_up()
+    calls: list[str] = []
+
+    def loader(lang: str):  # type: ignore[no-untyped-def]
+        def load():  # type: ignore[no-untyped-def]
+            calls.append(lang)
+            return detector._lang(lang).nlp
+
+        return load
+
+    fresh = SignalDetector(loaders={"ru": loader("ru"), "en": loader("en")})
+    assert calls == []  # nothing loads before the first message
+    results: list[list[Signal]] = []
+    threads = [
+        threading.Thread(target=lambda: results.append(fresh.detect("хочу поговорить с человеком", "ru")))
+        for _ in range(4)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert calls == ["ru"]
+    assert all(r and r[0].kind == "human_request" for r in results)
+
+    injected = SignalDetector(pipelines={"en": detector._lang("en").nlp})
+    assert [s.kind for s in injected.detect("agent please", "en")] == ["human_request"]
+
+
+# -- the configuration and the pattern language -------------------------------------------------------------
+
+
+def test_signals_yml_covers_every_kind_in_both_languages() -> None:
+    config = load_signal_config(DEFAULT_SIGNALS)
+    assert set(config.kinds) == set(KINDS)
+    for lang in ("ru", "en"):
+        assert set(config.rules[lang]) == set(KINDS), lang
+    assert config.kinds["self_harm"].priority == "p1" and config.kinds["self_harm"].intent == "crisis"
+    assert config.kinds["danger_to_life"].intent == "crisis"
+    assert {config.kinds[k].intent for k in ("threat", "violence", "abuse", "child_at_risk")} == {"harassment_report"}
+    assert config.kinds["data_leak"].intent == "privacy_request"
+    assert config.kinds["legal"].intent == "legal_threat"
+    assert config.kinds["anger"].intent == "complaint"
+    assert config.kinds["human_request"].intent == "request_human"
+    assert "no" in config.negators["en"]  # a bare `no` in YAML is the boolean false
+
+
+def test_compile_pattern() -> None:
+    pattern = compile_pattern("не хотеть|хотеться *2 жить")
+    assert pattern.tokens[0] == {"LEMMA": {"IN": ["не"]}}
+    assert pattern.tokens[1] == {"LEMMA": {"IN": ["хотеть", "хотеться"]}}
+    assert pattern.tokens[2] == {"IS_PUNCT": False, "OP": "{0,2}"}
+    assert compile_pattern("=меня не? =станет").tokens[:2] == ({"NORM": {"IN": ["меня"]}}, {"LEMMA": {"IN": ["не"]}, "OP": "?"})
+    assert compile_pattern("самоуби~|суицид~").tokens[0] == {"NORM": {"REGEX": "^(?:самоуби|суицид)"}}
+    assert compile_pattern("Всё").tokens[0] == {"LEMMA": {"IN": ["все"]}}  # lower case, ё as е
+    assert compile_pattern("сколько можно $").at_end
+
+
+@pytest.mark.parametrize("bad", ["", "*2 жить", "жить *2", "жить *9 умереть", "a||b", "x? *1"])
+def test_bad_patterns_are_refused(bad: str) -> None:
+    with pytest.raises(PatternError):
+        compile_pattern(bad)
+
+
+def test_unknown_kind_in_config_is_refused() -> None:
+    text = DEFAULT_SIGNALS.read_text(encoding="utf-8").replace("  human_request: {", "  human_requests: {", 1)
+    with pytest.raises(ValueError, match="human_requests"):
+        parse_signal_config(text)

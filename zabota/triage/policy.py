@@ -1,0 +1,221 @@
+"""The triage policy: from the NLU result, the text signals and the conversation so far to a decision, with
+every reason that applied (docs: spec/PRODUCT.md, "Triage policy").
+
+- A sensitive or escalate intent of the catalog goes to a human with the catalog's priority.
+- A sensitive signal (self-harm, danger, threat, violence, child at risk, abuse, data leak, legal) overrides a
+  routine intent: the priority is the most urgent of signal and intent, and the bot acts on the signal's
+  intent (crisis for self-harm).
+- Complexity escalates at ``complexity_priority`` (p3): two low-confidence turns in a row, the knowledge-base
+  answer marked unhelpful twice, the same problem ``recurring_count`` times in ``recurring_days`` days, strong
+  anger, an explicit request for a person.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, fields
+
+from zabota.catalog import Catalog, Intent, Priority
+from zabota.triage.model import (
+    PRIORITY_ORDER,
+    NluResult,
+    Reason,
+    Sentiment,
+    Signal,
+    TriageContext,
+    TriageDecision,
+)
+from zabota.triage.signals import is_sensitive
+
+ENV_PREFIX = "TRIAGE_"
+REQUEST_HUMAN = "request_human"
+# intents a complaint about can come back: the recurring rule counts these only
+PROBLEM_HANDLING = frozenset({"flow", "kb"})
+NEGATIVE_INTENTS = frozenset({"complaint", "deny"})
+POSITIVE_INTENTS = frozenset({"thank", "affirm"})
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off"})
+
+
+@dataclass(frozen=True)
+class TriageConfig:
+    # a turn is low-confidence below this NLU confidence (or when the intent is the fallback)
+    low_confidence_threshold: float = 0.5
+    # this many low-confidence turns in a row escalate (this one included)
+    low_confidence_turns: int = 2
+    # this many "no, it did not help" answers to knowledge-base articles escalate (this one included)
+    kb_unhelpful_turns: int = 2
+    # the same problem intent this many times (this one included) within recurring_days escalates
+    recurring_count: int = 3
+    recurring_days: int = 7  # for whoever fills TriageContext.recent_intents
+    anger_escalates: bool = True
+    fallback_intent: str = "nlu_fallback"
+    complexity_priority: Priority = "p3"
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.low_confidence_threshold <= 1.0:
+            raise ValueError("low_confidence_threshold must be within 0..1")
+        for name in ("low_confidence_turns", "kb_unhelpful_turns", "recurring_count", "recurring_days"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1")
+        if self.complexity_priority not in PRIORITY_ORDER:
+            raise ValueError(f"complexity_priority must be one of {sorted(PRIORITY_ORDER)}")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> TriageConfig:
+        """``TRIAGE_<FIELD>`` overrides each field, e.g. TRIAGE_LOW_CONFIDENCE_THRESHOLD=0.4,
+        TRIAGE_ANGER_ESCALATES=false, TRIAGE_COMPLEXITY_PRIORITY=p2."""
+        env = os.environ if environ is None else environ
+        values: dict[str, object] = {}
+        for f in fields(cls):
+            raw = env.get(ENV_PREFIX + f.name.upper())
+            if raw is None or raw.strip() == "":
+                continue
+            raw = raw.strip()
+            default = getattr(cls, f.name)
+            try:
+                if isinstance(default, bool):
+                    if raw.lower() not in _TRUE | _FALSE:
+                        raise ValueError(f"expected true or false, got {raw!r}")
+                    values[f.name] = raw.lower() in _TRUE
+                elif isinstance(default, int):
+                    values[f.name] = int(raw)
+                elif isinstance(default, float):
+                    values[f.name] = float(raw)
+                else:
+                    values[f.name] = raw
+            except ValueError as exc:
+                raise ValueError(f"{ENV_PREFIX}{f.name.upper()}: {exc}") from exc
+        return cls(**values)  # type: ignore[arg-type]
+
+
+def most_urgent(priorities: Sequence[Priority]) -> Priority:
+    return min(priorities, key=lambda p: PRIORITY_ORDER[p])
+
+
+class TriagePolicy:
+    def __init__(self, catalog: Catalog, config: TriageConfig | None = None) -> None:
+        self.catalog = catalog
+        self.config = config or TriageConfig()
+
+    def decide(
+        self,
+        text: str,
+        lang: str,
+        nlu: NluResult,
+        signals: Sequence[Signal],
+        context: TriageContext | None = None,
+    ) -> TriageDecision:
+        """``text`` is not read here (the signals come from it); it is in the signature so that a policy that
+        needs it (a length rule, a model) fits the same call."""
+        context = context or TriageContext()
+        cfg = self.config
+        intent = self.catalog.intent(nlu.intent)
+        sensitive_signals = [s for s in signals if is_sensitive(s)]
+        anger = next((s for s in signals if s.kind == "anger"), None)
+        asks_human = next((s for s in signals if s.kind == "human_request"), None)
+
+        reasons: list[Reason] = []
+        # what escalates, as (priority, the intent the bot then acts on); sensitive ones are kept apart, so
+        # that the bot acts on a sensitive intent whenever there is one, however urgent the complexity
+        sensitive_escalations: list[tuple[Priority, str]] = []
+        other_escalations: list[tuple[Priority, str]] = []
+
+        # 1. the intent itself: sensitive or escalate in the catalog
+        intent_escalates = intent is not None and (intent.sensitive or intent.handling == "escalate")
+        if intent is not None and intent_escalates:
+            priority = intent.priority or cfg.complexity_priority
+            (sensitive_escalations if intent.sensitive else other_escalations).append((priority, intent.name))
+            if intent.name == REQUEST_HUMAN:
+                detail = f"intent {intent.name} ({nlu.confidence:.2f})"
+                if asks_human is not None:
+                    detail += f" and signal human_request: '{asks_human.evidence}'"
+                reasons.append(Reason("human_request", detail))
+            else:
+                kind = "sensitive" if intent.sensitive else "escalate"
+                reasons.append(
+                    Reason("sensitive_intent", f"intent {intent.name} ({nlu.confidence:.2f}) is {kind}, {priority}")
+                )
+
+        # 2. sensitive signals override a routine intent (and join a sensitive one)
+        for signal in sensitive_signals:
+            sensitive_escalations.append((signal.priority, signal.intent))
+            reasons.append(Reason("sensitive_signal", f"signal {signal.kind}: '{signal.evidence}', {signal.priority}"))
+
+        # 3. complexity
+        complexity: list[Reason] = []
+        if asks_human is not None and not (intent is not None and intent.name == REQUEST_HUMAN):
+            complexity.append(Reason("human_request", f"signal human_request: '{asks_human.evidence}'"))
+        low_confidence = nlu.confidence < cfg.low_confidence_threshold or nlu.intent == cfg.fallback_intent
+        if low_confidence and context.low_confidence_streak >= cfg.low_confidence_turns - 1:
+            complexity.append(
+                Reason(
+                    "low_confidence",
+                    f"{context.low_confidence_streak + 1} low-confidence turns in a row "
+                    f"({nlu.intent} {nlu.confidence:.2f} < {cfg.low_confidence_threshold})",
+                )
+            )
+        if nlu.intent == "deny" and context.awaiting_kb_feedback and context.kb_unhelpful >= cfg.kb_unhelpful_turns - 1:
+            complexity.append(
+                Reason("kb_unhelpful", f"knowledge-base answer unhelpful {context.kb_unhelpful + 1} times")
+            )
+        if intent is not None and self._recurring(intent, context):
+            times = context.recent_intents.get(intent.name, 0) + 1
+            complexity.append(Reason("recurring", f"{intent.name} {times} times within {cfg.recurring_days} days"))
+        if anger is not None and cfg.anger_escalates:
+            complexity.append(Reason("anger", f"signal anger: '{anger.evidence}'"))
+        if complexity:
+            # a complexity escalation goes to a person: request_human, unless a sensitive intent is already set
+            other_escalations.append((cfg.complexity_priority, REQUEST_HUMAN))
+            reasons.extend(complexity)
+
+        sensitive = bool(intent is not None and intent.sensitive) or bool(sensitive_signals)
+        sentiment = self._sentiment(nlu.intent, intent, sensitive, anger is not None)
+        escalations = sensitive_escalations + other_escalations
+        if not escalations:
+            return TriageDecision(
+                intent=nlu.intent,
+                confidence=nlu.confidence,
+                sensitive=sensitive,
+                escalate=False,
+                priority=None,
+                reasons=(Reason("routine", f"intent {nlu.intent} ({nlu.confidence:.2f}): the bot answers"),),
+                signals=tuple(signals),
+                sentiment=sentiment,
+                handoff_intent=nlu.intent,
+                lang=lang,
+            )
+        priority = most_urgent([p for p, _ in escalations])
+        # the intent to act on: the most urgent sensitive one, else the most urgent other; on a tie the first
+        # (the NLU intent before signals, signals most urgent first), so a sensitive NLU intent is kept against
+        # an equally urgent signal
+        candidates = sensitive_escalations or other_escalations
+        handoff = min(enumerate(candidates), key=lambda e: (PRIORITY_ORDER[e[1][0]], e[0]))[1][1]
+        return TriageDecision(
+            intent=nlu.intent,
+            confidence=nlu.confidence,
+            sensitive=sensitive,
+            escalate=True,
+            priority=priority,
+            reasons=tuple(reasons),
+            signals=tuple(signals),
+            sentiment=sentiment,
+            handoff_intent=handoff,
+            lang=lang,
+        )
+
+    def _recurring(self, intent: Intent, context: TriageContext) -> bool:
+        if intent.handling not in PROBLEM_HANDLING:
+            return False
+        return context.recent_intents.get(intent.name, 0) >= self.config.recurring_count - 1
+
+    @staticmethod
+    def _sentiment(name: str, intent: Intent | None, sensitive: bool, angry: bool) -> Sentiment:
+        if angry:
+            return "angry"
+        if sensitive or name in NEGATIVE_INTENTS:
+            return "negative"
+        if name in POSITIVE_INTENTS:
+            return "positive"
+        return "neutral"
