@@ -31,7 +31,6 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import statistics
 import sys
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -295,9 +294,7 @@ def report(evaluation: Evaluation, title: str) -> str:
 def nlu_from_parse(data: Mapping[str, Any]) -> NluResult:
     """Rasa's /model/parse response -> NluResult."""
     intent = data.get("intent") or {}
-    ranking = tuple(
-        (str(r.get("name")), float(r.get("confidence") or 0.0)) for r in data.get("intent_ranking") or ()
-    )
+    ranking = tuple((str(r.get("name")), float(r.get("confidence") or 0.0)) for r in data.get("intent_ranking") or ())
     return NluResult(
         intent=str(intent.get("name") or "nlu_fallback"),
         confidence=float(intent.get("confidence") or 0.0),
@@ -376,7 +373,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     cases = read_cases(args.data)
     detector = SignalDetector()
     detector.warm_up()  # pipeline loading is not detection latency
-    policy = TriagePolicy(load_catalog(), TriageConfig())
+    policy = TriagePolicy(load_catalog(), TriageConfig.from_env(), cues=detector.intent_cues)
     if args.start_rasa:
         with started_rasa() as (url, token):
             nlu, parse_ms = parse_cases(cases, rasa_parser(url, token), args.nlu_cache)

@@ -6,6 +6,7 @@ by SMS through the provider's REST API; the webhook itself answers an empty TwiM
 from __future__ import annotations
 
 from typing import Annotated
+from urllib.parse import parse_qsl
 
 import structlog
 from fastapi import APIRouter, Depends, Header, Request, Response
@@ -33,6 +34,7 @@ EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
     responses={
         401: {"model": ErrorBody, "description": "Missing or wrong X-Twilio-Signature"},
         413: {"model": ErrorBody, "description": "Form too large"},
+        415: {"model": ErrorBody, "description": "Not a urlencoded form"},
         422: {"model": ErrorBody, "description": "Not an inbound SMS form"},
         503: {"model": ErrorBody, "description": "SMS channel not configured, or storage unavailable"},
     },
@@ -48,7 +50,13 @@ async def inbound_sms(
     raw = await request.body()
     if len(raw) > MAX_FORM_BYTES:
         raise ApiError(413, "form_too_large", f"the form is over {MAX_FORM_BYTES} bytes")
-    form = {key: str(value) for key, value in (await request.form()).items()}
+    if not request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+        raise ApiError(415, "unsupported_media_type", "send the provider's form (application/x-www-form-urlencoded)")
+    try:
+        # Twilio's webhook is a plain urlencoded form; parsed here, without a multipart dependency.
+        form = dict(parse_qsl(raw.decode("utf-8"), keep_blank_values=True, strict_parsing=False))
+    except UnicodeDecodeError as exc:
+        raise ApiError(422, "invalid_form", "the form is not UTF-8") from exc
     url = settings.public_base_url.rstrip("/") + request.url.path
     if not signature_ok(url, form, settings.sms_auth_token.get_secret_value(), signature):
         log.warning("sms.bad_signature")

@@ -31,6 +31,8 @@ from zabota.triage.model import NluResult, TriageContext, TriageDecision
 
 log = structlog.get_logger(__name__)
 
+# Stands for the caller's number in a dry run of a voice message (only its presence matters to the policy).
+CALLER_PLACEHOLDER = "caller"
 # How many articles the dry run lists.
 KB_SUGGESTIONS = 3
 
@@ -109,7 +111,10 @@ class TriageEngine:
             sensitive=decision.sensitive,
             priority=decision.priority,
         )
-        channels = choose_channels(context.channel, content, contact_profile(profile, context.channel), self._channels)
+        # A call always comes from a number: the SMS goes to the caller even when the customer is not known yet.
+        caller = CALLER_PLACEHOLDER if context.channel == "voice" and not (profile and profile.phone) else None
+        contacts = contact_profile(profile, context.channel, caller)
+        channels = choose_channels(context.channel, content, contacts, self._channels)
         return DryRun(nlu, decision, kb, channels)
 
     async def suggest_articles(self, text: str, lang: str) -> list[KbSuggestion]:

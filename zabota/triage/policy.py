@@ -5,6 +5,9 @@ every reason that applied (docs: spec/PRODUCT.md, "Triage policy").
 - A sensitive signal (self-harm, danger, threat, violence, child at risk, abuse, data leak, legal) overrides a
   routine intent: the priority is the most urgent of signal and intent, and the bot acts on the signal's
   intent (crisis for self-harm).
+- A sensitive intent the NLU is unsure of (below ``sensitive_min_confidence``) counts only when the text
+  confirms it: «батарейка в пульте умерла» is not a bereavement at 0.23 (a doubtful p1 intent counts unless
+  another signal explains the message).
 - Complexity escalates at ``complexity_priority`` (p3): two low-confidence turns in a row, the knowledge-base
   answer marked unhelpful twice, the same problem ``recurring_count`` times in ``recurring_days`` days, strong
   anger, an explicit request for a person.
@@ -13,7 +16,7 @@ every reason that applied (docs: spec/PRODUCT.md, "Triage policy").
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, fields
 
 from zabota.catalog import Catalog, Intent, Priority
@@ -52,10 +55,15 @@ class TriageConfig:
     anger_escalates: bool = True
     fallback_intent: str = "nlu_fallback"
     complexity_priority: Priority = "p3"
+    # a sensitive or escalate intent the NLU gives below this confidence escalates only when the text confirms
+    # it (a signal for that intent, or one of its cues); p1 also when no other signal explains the message;
+    # 0 trusts every intent, as the catalog alone would
+    sensitive_min_confidence: float = 0.6
 
     def __post_init__(self) -> None:
-        if not 0.0 <= self.low_confidence_threshold <= 1.0:
-            raise ValueError("low_confidence_threshold must be within 0..1")
+        for name in ("low_confidence_threshold", "sensitive_min_confidence"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} must be within 0..1")
         for name in ("low_confidence_turns", "kb_unhelpful_turns", "recurring_count", "recurring_days"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1")
@@ -95,9 +103,19 @@ def most_urgent(priorities: Sequence[Priority]) -> Priority:
 
 
 class TriagePolicy:
-    def __init__(self, catalog: Catalog, config: TriageConfig | None = None) -> None:
+    """``cues(text, lang)`` -> the intents the text confirms (SignalDetector.intent_cues): consulted only for
+    a doubtful sensitive intent (see ``TriageConfig.sensitive_min_confidence``). Without it only a signal
+    confirms one."""
+
+    def __init__(
+        self,
+        catalog: Catalog,
+        config: TriageConfig | None = None,
+        cues: Callable[[str, str], Collection[str]] | None = None,
+    ) -> None:
         self.catalog = catalog
         self.config = config or TriageConfig()
+        self.cues = cues
 
     def decide(
         self,
@@ -107,8 +125,7 @@ class TriagePolicy:
         signals: Sequence[Signal],
         context: TriageContext | None = None,
     ) -> TriageDecision:
-        """``text`` is not read here (the signals come from it); it is in the signature so that a policy that
-        needs it (a length rule, a model) fits the same call."""
+        """``text`` is read only through ``cues``, for a doubtful sensitive intent."""
         context = context or TriageContext()
         cfg = self.config
         intent = self.catalog.intent(nlu.intent)
@@ -122,8 +139,15 @@ class TriagePolicy:
         sensitive_escalations: list[tuple[Priority, str]] = []
         other_escalations: list[tuple[Priority, str]] = []
 
-        # 1. the intent itself: sensitive or escalate in the catalog
+        # 1. the intent itself: sensitive or escalate in the catalog, unless it is a doubtful guess
         intent_escalates = intent is not None and (intent.sensitive or intent.handling == "escalate")
+        doubted: str | None = None
+        if intent is not None and intent_escalates and not self._confirmed(text, lang, nlu, intent, signals):
+            intent_escalates = False
+            doubted = (
+                f"intent {intent.name} ({nlu.confidence:.2f}) below {cfg.sensitive_min_confidence} "
+                "and not confirmed by the text"
+            )
         if intent is not None and intent_escalates:
             priority = intent.priority or cfg.complexity_priority
             (sensitive_escalations if intent.sensitive else other_escalations).append((priority, intent.name))
@@ -170,7 +194,7 @@ class TriagePolicy:
             other_escalations.append((cfg.complexity_priority, REQUEST_HUMAN))
             reasons.extend(complexity)
 
-        sensitive = bool(intent is not None and intent.sensitive) or bool(sensitive_signals)
+        sensitive = bool(intent_escalates and intent is not None and intent.sensitive) or bool(sensitive_signals)
         sentiment = self._sentiment(nlu.intent, intent, sensitive, anger is not None)
         escalations = sensitive_escalations + other_escalations
         if not escalations:
@@ -180,7 +204,9 @@ class TriagePolicy:
                 sensitive=sensitive,
                 escalate=False,
                 priority=None,
-                reasons=(Reason("routine", f"intent {nlu.intent} ({nlu.confidence:.2f}): the bot answers"),),
+                reasons=(
+                    Reason("routine", f"{doubted or f'intent {nlu.intent} ({nlu.confidence:.2f})'}: the bot answers"),
+                ),
                 signals=tuple(signals),
                 sentiment=sentiment,
                 handoff_intent=nlu.intent,
@@ -204,6 +230,20 @@ class TriagePolicy:
             handoff_intent=handoff,
             lang=lang,
         )
+
+    def _confirmed(self, text: str, lang: str, nlu: NluResult, intent: Intent, signals: Sequence[Signal]) -> bool:
+        """Does a sensitive or escalate intent count? When confident, or when the text confirms it. A doubtful
+        p1 intent counts too (a missed crisis costs too much), unless another signal explains the message: a
+        threat read as crisis at 0.3 is the threat (p2), "I need to escalate this" is a request for a person."""
+        if nlu.confidence >= self.config.sensitive_min_confidence:
+            return True
+        if any(s.intent == intent.name for s in signals):
+            return True
+        if self.cues is not None and intent.name in self.cues(text, lang):
+            return True
+        if intent.priority == "p1":
+            return not any(s.kind != "anger" for s in signals)
+        return False
 
     def _recurring(self, intent: Intent, context: TriageContext) -> bool:
         if intent.handling not in PROBLEM_HANDLING:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +31,9 @@ DEFAULT_SIGNALS = Path(__file__).with_name("signals.yml")
 _PARTICIPLES = frozenset({"PRTF", "PRTS", "GRND"})
 SUPPORTED_LANGS = ("ru", "en")
 MAX_GAP = 4
+RECENT = 64  # analyses kept for a repeated call on the same message
+# a gap in a pattern does not cross these; it does cross a hyphen («где-то» is three tokens)
+CLAUSE_BREAKS = (".", ",", "!", "?", ";", ":", "…", "(", ")", "—", "–", "«", "»", '"')
 
 KINDS: tuple[SignalKind, ...] = (
     "self_harm",
@@ -89,7 +93,7 @@ def compile_pattern(source: str) -> CompiledPattern:
             gap = int(word[1:])
             if not 1 <= gap <= MAX_GAP:
                 raise PatternError(f"{source!r}: a gap is *1 to *{MAX_GAP}")
-            specs.append({"IS_PUNCT": False, "OP": f"{{0,{gap}}}"})
+            specs.append({"NORM": {"NOT_IN": list(CLAUSE_BREAKS)}, "OP": f"{{0,{gap}}}"})
             continue
         if word == "_":
             specs.append({"IS_PUNCT": False})
@@ -177,6 +181,8 @@ class SignalConfig:
     negators: Mapping[str, frozenset[str]]
     negation_breaks: Mapping[str, frozenset[str]]
     shouting: Shouting
+    # intent -> lang -> patterns that confirm an NLU intent the policy doubts
+    intent_cues: Mapping[str, Mapping[str, tuple[CompiledPattern, ...]]] = field(default_factory=dict)
 
     def vocabulary(self, lang: str) -> frozenset[str]:
         """Every lemma the patterns of ``lang`` name: an ambiguous word takes the reading the patterns know."""
@@ -187,6 +193,10 @@ class SignalConfig:
                 for spec in pattern.tokens:
                     words.update(spec.get("LEMMA", {}).get("IN", ()))
             words |= rules.solo_core | rules.solo_allowed
+        for by_lang in self.intent_cues.values():
+            for pattern in by_lang.get(lang, ()):
+                for spec in pattern.tokens:
+                    words.update(spec.get("LEMMA", {}).get("IN", ()))
         return frozenset(words)
 
 
@@ -225,6 +235,12 @@ def parse_signal_config(text: str) -> SignalConfig:
                 solo_core=_words(solo.get("core") or ()),
                 solo_allowed=_words(solo.get("allowed") or ()),
             )
+    cues: dict[str, dict[str, tuple[CompiledPattern, ...]]] = {}
+    for intent, by_lang in (raw.get("intent_cues") or {}).items():
+        for lang, patterns in by_lang.items():
+            if lang not in SUPPORTED_LANGS:
+                raise ValueError(f"signals.yml: intent_cues {intent}: unsupported language {lang!r}")
+            cues.setdefault(str(intent), {})[lang] = tuple(compile_pattern(p) for p in patterns or ())
     negation = raw.get("negation") or {}
     shouting = raw.get("shouting") or {}
     return SignalConfig(
@@ -240,6 +256,7 @@ def parse_signal_config(text: str) -> SignalConfig:
             exclamations=int(shouting.get("exclamations", 3)),
             unless={lang: _words(words) for lang, words in (shouting.get("unless") or {}).items()},
         ),
+        intent_cues=cues,
     )
 
 
@@ -313,6 +330,14 @@ class _Lang:
 
 
 @dataclass(frozen=True)
+class TextAnalysis:
+    signals: tuple[Signal, ...]
+    # the intents whose cues the text has (signals.yml, intent_cues)
+    intent_cues: frozenset[str]
+    lang: str
+
+
+@dataclass(frozen=True)
 class _Hit:
     start: int
     end: int
@@ -341,6 +366,8 @@ class SignalDetector:
         self._loaders.update(loaders or {})
         self._langs: dict[str, _Lang] = {}
         self._load_lock = threading.Lock()
+        self._recent: OrderedDict[tuple[str, str], TextAnalysis] = OrderedDict()
+        self._recent_lock = threading.Lock()
 
     @property
     def config(self) -> SignalConfig:
@@ -356,10 +383,34 @@ class SignalDetector:
             self._lang(lang)
 
     def detect(self, text: str, lang: str) -> list[Signal]:
-        if not text or not text.strip():
-            return []
+        """The signals in ``text``, most urgent first, one per kind."""
+        return list(self.analyse(text, lang).signals)
+
+    def intent_cues(self, text: str, lang: str) -> frozenset[str]:
+        """The intents whose cues (signals.yml, ``intent_cues``) ``text`` has: TriagePolicy's ``cues``."""
+        return self.analyse(text, lang).intent_cues
+
+    def analyse(self, text: str, lang: str) -> TextAnalysis:
+        """Signals and intent cues of one message. The last few results are kept, so that ``detect`` and
+        ``intent_cues`` on the same message (the gateway, then the policy) process it once."""
+        key = (text, lang)
+        with self._recent_lock:
+            cached = self._recent.get(key)
+            if cached is not None:
+                self._recent.move_to_end(key)
+                return cached
+        result = self._analyse(text, lang)
+        with self._recent_lock:
+            self._recent[key] = result
+            while len(self._recent) > RECENT:
+                self._recent.popitem(last=False)
+        return result
+
+    def _analyse(self, text: str, lang: str) -> TextAnalysis:
         if lang not in SUPPORTED_LANGS:
             lang = detect_language(text)
+        if not text or not text.strip():
+            return TextAnalysis((), frozenset(), lang)
         config = self.config
         state = self._lang(lang)
         with state.lock:
@@ -378,7 +429,8 @@ class SignalDetector:
             if hit is not None:
                 found.append(Signal(kind, spec.priority, spec.intent, hit.evidence, lang))
         found.sort(key=lambda s: (PRIORITY_ORDER[s.priority], KINDS.index(s.kind)))
-        return found
+        cues = frozenset(key.split("|")[1] for key in spans if key.startswith("i|"))
+        return TextAnalysis(tuple(found), cues, lang)
 
     # -- loading --------------------------------------------------------------------------------------------
 
@@ -411,6 +463,9 @@ class SignalDetector:
                 for g, group in enumerate(rule):
                     for i, pattern in enumerate(group):
                         matcher.add(f"c|{kind}|{r}|{g}|{i}", [list(pattern.tokens)])
+        for intent, by_lang in self._config.intent_cues.items():
+            for i, pattern in enumerate(by_lang.get(lang, ())):
+                matcher.add(f"i|{intent}|{i}", [list(pattern.tokens)])
         morph = None
         if lang == "ru" and "lemmatizer" in nlp.pipe_names:
             morph = getattr(nlp.get_pipe("lemmatizer"), "_morph", None)

@@ -12,7 +12,7 @@ import pytest
 # `zabota`). The Makefile exports PYTHONPATH, a bare run does not.
 sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
 
-from zabota.triage.signals import SignalDetector  # noqa: E402
+from zabota.triage.signals import SignalDetector
 
 
 @pytest.fixture(scope="session")

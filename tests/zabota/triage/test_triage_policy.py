@@ -98,7 +98,7 @@ def test_unknown_intent_is_routine_when_confident(policy: TriagePolicy) -> None:
     ],
 )
 def test_sensitive_intent_escalates_with_catalog_priority(policy: TriagePolicy, intent: str, priority: str) -> None:
-    decision = decide(policy, intent, confidence=0.3)  # always, however unsure
+    decision = decide(policy, intent, confidence=0.8)
     assert decision.escalate
     assert decision.priority == priority
     assert decision.sensitive
@@ -125,6 +125,64 @@ def test_request_human_intent_has_reason_human_request(policy: TriagePolicy) -> 
     both = decide(policy, "request_human", [sig("human_request", "позвать оператор")])
     assert codes(both) == ["human_request"]
     assert "позвать оператор" in both.reasons[0].detail
+
+
+# -- a doubtful sensitive intent ---------------------------------------------------------------------------
+
+
+def test_doubtful_sensitive_intent_needs_the_text_to_confirm_it(policy: TriagePolicy) -> None:
+    # «батарейка в пульте умерла» read as bereavement at 0.23: the bot answers
+    decision = decide(policy, "bereavement", confidence=0.23)
+    assert not decision.escalate
+    assert codes(decision) == ["routine"]
+    assert "below 0.6 and not confirmed" in decision.reasons[0].detail
+    assert not decision.sensitive
+    # at the threshold it is trusted
+    assert decide(policy, "bereavement", confidence=0.6).escalate
+
+
+def test_doubtful_intent_confirmed_by_a_signal_for_it(policy: TriagePolicy) -> None:
+    decision = decide(policy, "legal_threat", [sig("legal", "подать в суд")], confidence=0.3)
+    assert decision.escalate and decision.priority == "p3"
+    assert codes(decision) == ["sensitive_intent", "sensitive_signal"]
+    assert decide(policy, "request_human", [sig("human_request")], confidence=0.3).escalate
+
+
+def test_doubtful_intent_confirmed_by_a_cue() -> None:
+    seen: list[tuple[str, str]] = []
+
+    def cues(text: str, lang: str) -> set[str]:
+        seen.append((text, lang))
+        return {"lost_device"} if "украли" in text else set()
+
+    policy = TriagePolicy(load_catalog(), TriageConfig(), cues=cues)
+    confirmed = policy.decide("у меня украли телефон", "ru", nlu("lost_device", 0.4), [], TriageContext())
+    assert confirmed.escalate and confirmed.priority == "p2" and confirmed.handoff_intent == "lost_device"
+    doubted = policy.decide("сын разбил экран", "ru", nlu("lost_device", 0.4), [], TriageContext())
+    assert not doubted.escalate
+    assert seen == [("у меня украли телефон", "ru"), ("сын разбил экран", "ru")]
+    # a confident intent does not need the cues
+    policy.decide("x", "ru", nlu("lost_device", 0.9), [], TriageContext())
+    assert len(seen) == 2
+
+
+def test_doubtful_crisis_counts_unless_another_signal_explains_it(policy: TriagePolicy) -> None:
+    alone = decide(policy, "crisis", confidence=0.25)
+    assert alone.escalate and alone.priority == "p1" and alone.handoff_intent == "crisis"
+    with_anger = decide(policy, "crisis", [sig("anger")], confidence=0.25)
+    assert with_anger.priority == "p1"
+    # a threat read as crisis is the threat
+    threat = decide(policy, "crisis", [sig("threat")], confidence=0.3)
+    assert threat.priority == "p2" and threat.handoff_intent == "harassment_report"
+    # "I need to escalate this" read as crisis is a request for a person
+    person = decide(policy, "crisis", [sig("human_request")], confidence=0.23)
+    assert person.priority == "p3" and person.handoff_intent == "request_human"
+    assert codes(person) == ["human_request"]
+
+
+def test_min_confidence_zero_trusts_every_intent() -> None:
+    policy = TriagePolicy(load_catalog(), TriageConfig(sensitive_min_confidence=0.0))
+    assert decide(policy, "bereavement", confidence=0.21).escalate
 
 
 # -- sensitive signals --------------------------------------------------------------------------------------
@@ -328,6 +386,7 @@ def test_config_defaults() -> None:
     assert config.anger_escalates is True
     assert config.fallback_intent == "nlu_fallback"
     assert config.complexity_priority == "p3"
+    assert config.sensitive_min_confidence == 0.6
     assert TriageConfig.from_env({}) == config
 
 
@@ -341,6 +400,7 @@ def test_config_from_env() -> None:
         "TRIAGE_ANGER_ESCALATES": "false",
         "TRIAGE_FALLBACK_INTENT": "fallback",
         "TRIAGE_COMPLEXITY_PRIORITY": "p2",
+        "TRIAGE_SENSITIVE_MIN_CONFIDENCE": "0",
         "UNRELATED": "x",
     }
     config = TriageConfig.from_env(env)
@@ -353,6 +413,7 @@ def test_config_from_env() -> None:
         "anger_escalates": False,
         "fallback_intent": "fallback",
         "complexity_priority": "p2",
+        "sensitive_min_confidence": 0.0,
     }
 
 
@@ -371,6 +432,7 @@ def test_config_from_process_env(monkeypatch: pytest.MonkeyPatch) -> None:
         ("TRIAGE_RECURRING_COUNT", "0"),
         ("TRIAGE_ANGER_ESCALATES", "maybe"),
         ("TRIAGE_COMPLEXITY_PRIORITY", "p9"),
+        ("TRIAGE_SENSITIVE_MIN_CONFIDENCE", "-0.1"),
     ],
 )
 def test_config_from_env_refuses_bad_values(name: str, value: str) -> None:

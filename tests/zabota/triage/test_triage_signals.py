@@ -274,6 +274,49 @@ def test_pipelines_can_be_injected_and_load_once(detector: SignalDetector) -> No
     assert [s.kind for s in injected.detect("agent please", "en")] == ["human_request"]
 
 
+# -- intent cues --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "lang", "intent"),
+    [
+        ("у меня украли телефон в метро", "ru", "lost_device"),
+        ("посеял где-то мобильник", "ru", "lost_device"),
+        ("my phone was stolen", "en", "lost_device"),
+        ("отец умер, как переоформить номер", "ru", "bereavement"),
+        ("my mother passed away", "en", "bereavement"),
+        ("с карты списали деньги, я ничего не подключал", "ru", "fraud_report"),
+        ("unauthorised charges on my bill", "en", "fraud_report"),
+        ("удалите мои персональные данные", "ru", "privacy_request"),
+        ("хочу расторгнуть договор", "ru", "cancel_contract"),
+        ("I want to terminate my contract", "en", "cancel_contract"),
+    ],
+)
+def test_intent_cues(detector: SignalDetector, text: str, lang: str, intent: str) -> None:
+    assert intent in detector.intent_cues(text, lang)
+
+
+@pytest.mark.parametrize(
+    ("text", "lang"),
+    [
+        ("батарейка в пульте умерла", "ru"),
+        ("the modem died after the storm", "en"),
+        ("сын разбил экран телефона", "ru"),
+        ("данные по тарифу не совпадают с сайтом", "ru"),
+        ("уйду из дома на неделю, можно приостановить услуги", "ru"),
+    ],
+)
+def test_no_intent_cues_in_harmless_messages(detector: SignalDetector, text: str, lang: str) -> None:
+    assert detector.intent_cues(text, lang) == frozenset()
+
+
+def test_analyse_is_reused_for_the_same_message(detector: SignalDetector) -> None:
+    first = detector.analyse("у меня украли телефон, хочу поговорить с человеком", "ru")
+    assert detector.analyse("у меня украли телефон, хочу поговорить с человеком", "ru") is first
+    assert [s.kind for s in first.signals] == ["human_request"]
+    assert first.intent_cues == {"lost_device"}
+
+
 # -- the configuration and the pattern language -------------------------------------------------------------
 
 
@@ -292,12 +335,41 @@ def test_signals_yml_covers_every_kind_in_both_languages() -> None:
     assert "no" in config.negators["en"]  # a bare `no` in YAML is the boolean false
 
 
+# words whose reading alone differs from their reading in a sentence ("a stranger", "he is missing")
+CONTEXT_READINGS = {"stranger", "missing", "being"}
+
+
+@pytest.mark.parametrize("lang", ["ru", "en"])
+def test_pattern_words_are_written_as_the_detector_reads_them(detector: SignalDetector, lang: str) -> None:
+    """A pattern word is matched against one reading of each token: "stolen" in a pattern never matches, since
+    the token reads "steal". Every alternative must be one token, read as itself or as another alternative."""
+    config = detector.config
+    state = detector._lang(lang)
+    patterns = [p for rules in config.rules[lang].values() for p in (*rules.patterns, *rules.exceptions)]
+    patterns += [p for rules in config.rules[lang].values() for rule in rules.all_of for g in rule for p in g]
+    patterns += [p for by_lang in config.intent_cues.values() for p in by_lang.get(lang, ())]
+    problems = []
+    for pattern in patterns:
+        for spec in pattern.tokens:
+            alternatives = spec.get("LEMMA", {}).get("IN", [])
+            for word in alternatives:
+                doc = state.nlp(word)
+                if len(doc) != 1:
+                    problems.append(f"{word!r} is {len(doc)} tokens in {pattern.source!r}")
+                    continue
+                detector._annotate(doc, state)
+                if doc[0].lemma_ not in alternatives and word not in CONTEXT_READINGS:
+                    problems.append(f"{word!r} reads {doc[0].lemma_!r} in {pattern.source!r}")
+    assert problems == []
+
+
 def test_compile_pattern() -> None:
     pattern = compile_pattern("не хотеть|хотеться *2 жить")
     assert pattern.tokens[0] == {"LEMMA": {"IN": ["не"]}}
     assert pattern.tokens[1] == {"LEMMA": {"IN": ["хотеть", "хотеться"]}}
-    assert pattern.tokens[2] == {"IS_PUNCT": False, "OP": "{0,2}"}
-    assert compile_pattern("=меня не? =станет").tokens[:2] == ({"NORM": {"IN": ["меня"]}}, {"LEMMA": {"IN": ["не"]}, "OP": "?"})
+    assert pattern.tokens[2]["OP"] == "{0,2}" and "," in pattern.tokens[2]["NORM"]["NOT_IN"]
+    exact_then_optional = compile_pattern("=меня не? =станет").tokens[:2]
+    assert exact_then_optional == ({"NORM": {"IN": ["меня"]}}, {"LEMMA": {"IN": ["не"]}, "OP": "?"})
     assert compile_pattern("самоуби~|суицид~").tokens[0] == {"NORM": {"REGEX": "^(?:самоуби|суицид)"}}
     assert compile_pattern("Всё").tokens[0] == {"LEMMA": {"IN": ["все"]}}  # lower case, ё as е
     assert compile_pattern("сколько можно $").at_end
