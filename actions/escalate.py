@@ -25,7 +25,7 @@ from actions.tracker_data import (
 )
 from zabota import markers
 from zabota.catalog import load_catalog
-from zabota.handoff import HandoffRecord, build_handoff
+from zabota.handoff_request import HandoffRecord, build_handoff
 from zabota.redaction import mask_for_log
 
 log = structlog.stdlib.get_logger(__name__)

@@ -9,8 +9,8 @@ from __future__ import annotations
 # Root prefix of every key written by the gateway and the action server.
 PREFIX = "zabota:"
 
-# Stream of handoff records (one XADD per escalation) that the operator side consumes; fields are strings,
-# the record itself is JSON in the ``record`` field. Trimmed approximately to this many entries.
+# Stream of opened handoffs, the operator side's intake (zabota/handoffs/store.py: HandoffStore.open appends,
+# the router's consumer group reads and acknowledges). Trimmed approximately to this many entries.
 HANDOFF_STREAM = PREFIX + "handoffs"
 HANDOFF_STREAM_MAXLEN = 100_000
 

@@ -120,10 +120,11 @@ def _is_gap(spec: Mapping[str, Any]) -> bool:
 
 
 def _word_spec(source: str, word: str) -> dict[str, Any]:
+    # "=a|b" and "=a|=b" both match the written forms a and b
     exact = word.startswith("=")
-    if exact:
-        word = word[1:]
-    alternatives = [normalise(a) for a in word.split("|")]
+    alternatives = [normalise(a.removeprefix("=")) for a in word.split("|")]
+    if not exact and any(a.startswith("=") for a in word.split("|")):
+        raise PatternError(f"{source!r}: in {word!r} only some alternatives are written forms (=)")
     if not all(alternatives):
         raise PatternError(f"{source!r}: empty alternative in {word!r}")
     stems = [a[:-1] for a in alternatives if a.endswith("~")]

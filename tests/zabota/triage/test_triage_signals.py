@@ -370,12 +370,14 @@ def test_compile_pattern() -> None:
     assert pattern.tokens[2]["OP"] == "{0,2}" and "," in pattern.tokens[2]["NORM"]["NOT_IN"]
     exact_then_optional = compile_pattern("=меня не? =станет").tokens[:2]
     assert exact_then_optional == ({"NORM": {"IN": ["меня"]}}, {"LEMMA": {"IN": ["не"]}, "OP": "?"})
+    assert compile_pattern("=горим|=горю").tokens[0] == {"NORM": {"IN": ["горим", "горю"]}}
+    assert compile_pattern("=горим|горю").tokens[0] == {"NORM": {"IN": ["горим", "горю"]}}
     assert compile_pattern("самоуби~|суицид~").tokens[0] == {"NORM": {"REGEX": "^(?:самоуби|суицид)"}}
     assert compile_pattern("Всё").tokens[0] == {"LEMMA": {"IN": ["все"]}}  # lower case, ё as е
     assert compile_pattern("сколько можно $").at_end
 
 
-@pytest.mark.parametrize("bad", ["", "*2 жить", "жить *2", "жить *9 умереть", "a||b", "x? *1"])
+@pytest.mark.parametrize("bad", ["", "*2 жить", "жить *2", "жить *9 умереть", "a||b", "x? *1", "a|=b"])
 def test_bad_patterns_are_refused(bad: str) -> None:
     with pytest.raises(PatternError):
         compile_pattern(bad)

@@ -8,9 +8,8 @@ import pytest
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from zabota import redis_keys
 from zabota.catalog import load_catalog
-from zabota.handoff import DEFAULT_PRIORITY, HandoffQueue, HandoffRecord, build_handoff, transcript_from_events
+from zabota.handoff_request import DEFAULT_PRIORITY, HandoffRecord, build_handoff, transcript_from_events
 from zabota.redaction import CARD_MASK, PASSPORT_MASK
 
 TEST_REDIS_URL = "redis://127.0.0.1:6379/15"  # the tests' database: flushed before and after each test
@@ -105,27 +104,3 @@ def test_record_json_round_trip() -> None:
     assert "Передаю" in raw  # Cyrillic stays readable
     assert HandoffRecord.from_json(raw) == record
     assert json.loads(raw)["priority"] == "p1"
-
-
-async def test_queue_appends_the_record_to_the_stream(redis_db15: Redis) -> None:
-    record = build_handoff(
-        catalog=load_catalog(),
-        conversation_id="c4",
-        intent="lost_device",
-        confidence=0.8,
-        language="ru",
-        channel="webchat",
-        events=EVENTS,
-    )
-    entry_id = await HandoffQueue(redis_db15).push(record)
-    entries = await redis_db15.xrange(redis_keys.HANDOFF_STREAM) or []
-    assert len(entries) == 1
-    stored_id, fields = entries[0]
-    assert stored_id == entry_id.encode()
-    assert fields == {
-        b"conversation_id": b"c4",
-        b"priority": b"p2",
-        b"intent": b"lost_device",
-        b"record": record.to_json().encode(),
-    }
-    assert HandoffRecord.from_json(record.to_json()) == record

@@ -1,7 +1,9 @@
-"""Handoff records: what an operator receives when the bot hands a conversation to a person.
+"""The bot's handoff request: what the action server knows when it hands a conversation to a person (intent,
+confidence, the catalog's priority, the reason, redacted entities and transcript).
 
-Built from plain data (Rasa event dicts, catalog entries) so it is testable without a server; written to a
-Redis stream (``redis_keys.HANDOFF_STREAM``) that the operator side consumes.
+Built from plain data (Rasa event dicts, catalog entries) so it is testable without a server. The action sends
+it to the gateway as a marker (actions/escalate.py), and the gateway opens the handoff with the full summary
+(zabota/handoffs/).
 """
 
 from __future__ import annotations
@@ -12,9 +14,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-from redis.asyncio import Redis
-
-from zabota import redis_keys
 from zabota.catalog import Catalog, Priority
 from zabota.redaction import redact
 
@@ -94,24 +93,3 @@ def build_handoff(
         transcript=transcript_from_events(events),
         entities={k: redact(v) for k, v in (entities or {}).items()},
     )
-
-
-class HandoffQueue:
-    """Appends handoff records to the Redis stream the operator side reads."""
-
-    def __init__(self, redis: Redis) -> None:
-        self._redis = redis
-
-    async def push(self, record: HandoffRecord) -> str:
-        entry_id = await self._redis.xadd(
-            redis_keys.HANDOFF_STREAM,
-            {
-                "conversation_id": record.conversation_id,
-                "priority": record.priority,
-                "intent": record.intent,
-                "record": record.to_json(),
-            },
-            maxlen=redis_keys.HANDOFF_STREAM_MAXLEN,
-            approximate=True,
-        )
-        return entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
