@@ -32,6 +32,7 @@ from gateway.operator_hub import OperatorHub
 from gateway.outbound import CustomerChannels, deliver_late_replies
 from gateway.rasa_client import RasaClient
 from gateway.rate_limit import RateLimiter
+from gateway.reply_routing import ReplyRouter
 from gateway.services import Services
 from gateway.settings import GatewaySettings
 from gateway.triage import TriageEngine
@@ -117,6 +118,7 @@ def build_services(settings: GatewaySettings, redis: Redis) -> Services:
         desk=desk,
         channels=channels,
         operators=operators,
+        replies=ReplyRouter(channels, customers, inbox, catalog, channel_policy),
     )
 
 

@@ -14,6 +14,7 @@ from gateway.operator_auth import OperatorDirectory
 from gateway.outbound import CustomerChannels
 from gateway.rasa_client import RasaClient
 from gateway.rate_limit import RateLimiter
+from gateway.reply_routing import ReplyRouter
 from gateway.settings import GatewaySettings
 from gateway.triage import TriageEngine
 from zabota.identity import CustomerDirectory
@@ -32,6 +33,7 @@ class Services:
     desk: HandoffDesk
     channels: CustomerChannels
     operators: OperatorDirectory
+    replies: ReplyRouter
 
 
 def get_services(request: Request) -> Services:

@@ -80,11 +80,11 @@ async def inbound_sms(
     )
     log.info("sms.received", sender=phone_for_log(phone), delivered=outcome.delivered, held=outcome.held)
     if not outcome.held:
-        texts = (
-            [reply_text(reply) for reply in outcome.replies]
-            if outcome.delivered
-            else [DELAYED_ANSWER[outcome.message.lang]]
-        )
+        if outcome.delivered:
+            copies = await services.replies.copies_for_chat(outcome)
+            texts = [reply_text(reply) for reply in [*outcome.replies, *copies]]
+        else:
+            texts = [DELAYED_ANSWER[outcome.message.lang]]
         body = "\n\n".join(text for text in texts if text)
         if body:
             await services.channels.send_sms(phone, body)

@@ -114,8 +114,11 @@ async def handle_inbound(services: Services, api: TelegramBotApi, inbound: Teleg
     )
     if outcome.held:
         return  # an operator holds the conversation: their reply comes through the operator API
-    delayed = [BotReply(text=DELAYED_ANSWER[outcome.message.lang])]
-    await _send(api, inbound.chat_id, outcome.replies if outcome.delivered else delayed)
+    if not outcome.delivered:
+        await _send(api, inbound.chat_id, [BotReply(text=DELAYED_ANSWER[outcome.message.lang])])
+        return
+    copies = await services.replies.copies_for_chat(outcome)
+    await _send(api, inbound.chat_id, [*outcome.replies, *copies])
 
 
 async def _send(api: TelegramBotApi, chat_id: int, replies: list[BotReply]) -> None:

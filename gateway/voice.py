@@ -17,14 +17,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from gateway.errors import ApiError, ErrorBody
 from gateway.operator_auth import bearer_token
-from gateway.outbound import Sent, reply_text
+from gateway.outbound import reply_text
 from gateway.services import Services, get_services
 from gateway.texts import DELAYED_ANSWER, VOICE_TRANSFER
-from gateway.triage import contact_profile
 from gateway.webchat import enforce_rate_limit
-from zabota.catalog import load_catalog
 from zabota.channels.phones import normalize_phone, phone_for_log
-from zabota.channels.policy import choose_channels, content_from_replies
 from zabota.channels.voice import spoken_text
 from zabota.identity import channel_key
 
@@ -124,36 +121,16 @@ async def voice_event(
             delivered=True,
         )
 
-    texts = [reply_text(reply) for reply in outcome.replies]
-    profile = await services.customers.profile(customer_id)
-    decision = outcome.decision
-    entry = load_catalog().intent(decision.intent) if decision else None
-    content = content_from_replies(
-        texts,
-        has_kb_article=bool(outcome.kb_articles),
-        intent_handling=entry.handling if entry else None,
-    )
-    choices = choose_channels(CHANNEL, content, contact_profile(profile, CHANNEL, caller), services.desk.channel_policy)
-    full_text = "\n\n".join(text for text in texts if text)
-    sent: list[Sent] = []
-    for choice in choices:
-        item: Sent | None = None
-        if choice.channel == "sms" and profile.phone:
-            item = await services.channels.send_sms(caller, full_text)
-        elif choice.channel == "telegram" and profile.telegram_chat_id is not None:
-            item = await services.channels.send_telegram(profile.telegram_chat_id, full_text)
-        elif choice.channel == "email" and profile.email:
-            item = await services.channels.send_email(profile.email, _subject(lang), full_text)
-        if item is not None:
-            sent.append(item)
-    speak = spoken_text(texts, [item.channel for item in sent], lang)
+    routed = await services.replies.route(outcome, caller=caller)
+    sent = routed.sent
+    speak = spoken_text([reply_text(reply) for reply in outcome.replies], routed.sent_channels, lang)
     log.info(
         "voice.answered",
         call_id=body.call_id,
         caller=phone_for_log(caller),
         lang=lang,
         sent=[item.channel for item in sent],
-        reasons=[choice.reason for choice in choices],
+        reasons=[choice.reason for choice in routed.choices],
     )
     return VoiceReplyOut(
         call_id=body.call_id,
@@ -163,7 +140,3 @@ async def voice_event(
         transfer_to_operator=False,
         delivered=True,
     )
-
-
-def _subject(lang: str) -> str:
-    return "Your instructions from Zabota" if lang == "en" else "Инструкция от службы заботы"

@@ -116,7 +116,8 @@ async def post_message(body: WebchatMessageIn, response: Response, services: Ser
         replies=len(outcome.replies),
     )
     if outcome.delivered:
-        replies = [_reply_out(r) for r in outcome.replies]
+        copies = await services.replies.copies_for_chat(outcome)
+        replies = [_reply_out(r) for r in [*outcome.replies, *copies]]
     else:
         response.status_code = 202
         replies = [ReplyOut(text=DELAYED_ANSWER[message.lang])]
@@ -183,7 +184,7 @@ class ClientFrame(BaseModel):
     client_id: str | None = Field(default=None, max_length=64)
 
 
-def _entries(outcome: Outcome) -> list[HistoryEntry]:
+def _entries(outcome: Outcome, copies: list[BotReply]) -> list[HistoryEntry]:
     message = outcome.message
     customer = HistoryEntry(
         role="customer",
@@ -193,7 +194,7 @@ def _entries(outcome: Outcome) -> list[HistoryEntry]:
         lang=message.lang,
         text=message.text,
     )
-    replies = outcome.replies if outcome.delivered else [BotReply(text=DELAYED_ANSWER[message.lang])]
+    replies = [*outcome.replies, *copies] if outcome.delivered else [BotReply(text=DELAYED_ANSWER[message.lang])]
     return [customer] + [
         entry_from_reply(
             r,
@@ -335,7 +336,8 @@ async def _on_frame(
         replies=len(outcome.replies),
         transport="websocket",
     )
-    entries = _entries(outcome)
+    copies = await services.replies.copies_for_chat(outcome)
+    entries = _entries(outcome, copies)
     await send({"type": "message", "entry": entries[0].model_dump(mode="json"), "client_id": frame.client_id})
     for entry in entries[1:]:
         await send({"type": "message", "entry": entry.model_dump(mode="json")})

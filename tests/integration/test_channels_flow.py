@@ -13,7 +13,7 @@ import redis
 from tests.conftest import TELEGRAM_SECRET, Fakes, Tokens
 from tests.fakes.telegram_api import callback_update, contact_update, text_update, tg_user
 from tests.fakes.twilio_api import inbound_sms_form, signed_inbound
-from tests.integration.stack_kit import auth, customer_of
+from tests.integration.stack_kit import auth, customer_of, reply_text, say
 from zabota import redis_keys
 from zabota.stack import Stack
 
@@ -174,3 +174,19 @@ def test_an_sms_with_a_wrong_signature_is_refused(gateway: httpx.Client, fakes: 
     response = gateway.post("/webhooks/sms", data=form, headers={"X-Twilio-Signature": "AAAA"})
     assert response.status_code == 401
     assert not [m for m in fakes.twilio.messages if m["to"] == caller]
+
+
+# ---------------------------------------------------------------------------------------------- email
+def test_documents_go_by_email_when_the_customer_has_an_address(
+    gateway: httpx.Client, fakes: Fakes, app_redis: redis.Redis
+) -> None:
+    sender = f"it-doc-{uuid.uuid4().hex[:8]}"
+    say(gateway, sender, "здравствуйте")
+    customer = customer_of(app_redis, f"web:{sender}")
+    address = f"{sender}@example.org"
+    # The address on file (as a CRM would set it): typed addresses are not trusted with documents.
+    app_redis.hset(redis_keys.customer_profile(customer), "email", address)
+    body = say(gateway, sender, "пришлите, пожалуйста, счёт на оплату и закрывающие документы за прошлый месяц")
+    mails = [m for m in fakes.smtp.received if address in m.rcpt_tos]
+    assert mails, f"no email sent; the bot said: {reply_text(body)}"
+    assert "почт" in reply_text(body)  # the chat says where the copy went

@@ -103,9 +103,10 @@ def most_urgent(priorities: Sequence[Priority]) -> Priority:
 
 
 class TriagePolicy:
-    """``cues(text, lang)`` -> the intents the text confirms (SignalDetector.intent_cues): consulted only for
-    a doubtful sensitive intent (see ``TriageConfig.sensitive_min_confidence``). Without it only a signal
-    confirms one."""
+    """``cues(text, lang)`` -> the intents the text confirms (``SignalDetector.intent_cues``; it reuses the
+    analysis ``detect`` just made of the same message). It is what lets the policy doubt a sensitive intent the
+    NLU is unsure of (``TriageConfig.sensitive_min_confidence``): without it every sensitive intent counts,
+    as the catalog alone would have it, since nothing could confirm a doubtful one."""
 
     def __init__(
         self,
@@ -235,11 +236,11 @@ class TriagePolicy:
         """Does a sensitive or escalate intent count? When confident, or when the text confirms it. A doubtful
         p1 intent counts too (a missed crisis costs too much), unless another signal explains the message: a
         threat read as crisis at 0.3 is the threat (p2), "I need to escalate this" is a request for a person."""
-        if nlu.confidence >= self.config.sensitive_min_confidence:
+        if self.cues is None or nlu.confidence >= self.config.sensitive_min_confidence:
             return True
         if any(s.intent == intent.name for s in signals):
             return True
-        if self.cues is not None and intent.name in self.cues(text, lang):
+        if intent.name in self.cues(text, lang):
             return True
         if intent.priority == "p1":
             return not any(s.kind != "anger" for s in signals)

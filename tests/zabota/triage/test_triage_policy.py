@@ -45,9 +45,14 @@ def nlu(intent: str, confidence: float = 0.9) -> NluResult:
     return NluResult(intent=intent, confidence=confidence)
 
 
+def no_cues(text: str, lang: str) -> set[str]:
+    return set()
+
+
 @pytest.fixture(scope="module")
 def policy() -> TriagePolicy:
-    return TriagePolicy(load_catalog(), TriageConfig())
+    # with a cue source (here one that never confirms), as the product runs it: doubtful intents are doubted
+    return TriagePolicy(load_catalog(), TriageConfig(), cues=no_cues)
 
 
 def decide(
@@ -181,8 +186,14 @@ def test_doubtful_crisis_counts_unless_another_signal_explains_it(policy: Triage
 
 
 def test_min_confidence_zero_trusts_every_intent() -> None:
-    policy = TriagePolicy(load_catalog(), TriageConfig(sensitive_min_confidence=0.0))
+    policy = TriagePolicy(load_catalog(), TriageConfig(sensitive_min_confidence=0.0), cues=no_cues)
     assert decide(policy, "bereavement", confidence=0.21).escalate
+
+
+def test_without_a_cue_source_every_sensitive_intent_counts() -> None:
+    policy = TriagePolicy(load_catalog(), TriageConfig())
+    decision = decide(policy, "bereavement", confidence=0.21)
+    assert decision.escalate and decision.priority == "p3" and decision.sensitive
 
 
 # -- sensitive signals --------------------------------------------------------------------------------------
@@ -299,7 +310,7 @@ def test_anger_escalates(policy: TriagePolicy) -> None:
 
 
 def test_anger_does_not_escalate_when_configured_off() -> None:
-    policy = TriagePolicy(load_catalog(), TriageConfig(anger_escalates=False))
+    policy = TriagePolicy(load_catalog(), TriageConfig(anger_escalates=False), cues=no_cues)
     decision = decide(policy, "internet_down", [sig("anger")])
     assert not decision.escalate
     assert decision.sentiment == "angry"
