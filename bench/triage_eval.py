@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
 import json
 import sys
 import time
@@ -49,7 +50,10 @@ HELDOUT = ROOT / "bench" / "data" / "triage_heldout.csv"
 DEV = ROOT / "bench" / "data" / "triage_dev.csv"
 COLUMNS = ["text", "lang", "expected_escalate", "expected_priority", "category"]
 LANGS = ("ru", "en")
-SYSTEMS = ("intent", "keyword", "triage")
+# "triage" is the service's default (TriageConfig.from_env()); "gated" the same with the optional confidence
+# gate on doubtful sensitive intents (GATE, tuned on the development set), for comparison in the same run.
+SYSTEMS = ("intent", "keyword", "triage", "gated")
+GATE = 0.6
 TARGET_RECALL = 0.98
 TARGET_FALSE_ESCALATION = 0.03
 
@@ -214,11 +218,13 @@ def evaluate(
     detector: Callable[[str, str], list[Signal]],
     policy: TriagePolicy,
     parse_ms: Sequence[float] = (),
+    gated: TriagePolicy | None = None,
 ) -> Evaluation:
-    """Scores the three systems on ``cases``, given each case's NLU result (same order)."""
+    """Scores the systems on ``cases``, given each case's NLU result (same order); "gated" only with ``gated``."""
     if len(cases) != len(nlu_results):
         raise ValueError("one NLU result per case")
-    scores = {system: {lang: Scores() for lang in (*LANGS, "all")} for system in SYSTEMS}
+    systems = [system for system in SYSTEMS if system != "gated" or gated is not None]
+    scores = {system: {lang: Scores() for lang in (*LANGS, "all")} for system in systems}
     detect_ms: list[float] = []
     for case, nlu in zip(cases, nlu_results, strict=True):
         start = time.perf_counter()
@@ -233,6 +239,11 @@ def evaluate(
             "keyword": keyword_baseline(policy.catalog, case.text, nlu),
             "triage": Outcome(decision.escalate, decision.priority, why),
         }
+        if gated is not None:
+            other = gated.decide(case.text, case.lang, nlu, signals, TriageContext())
+            outcomes["gated"] = Outcome(
+                other.escalate, other.priority, f"gated: intent {nlu.intent} {nlu.confidence:.2f}"
+            )
         for system, outcome in outcomes.items():
             scores[system][case.lang].add(case, outcome)
             scores[system]["all"].add(case, outcome)
@@ -273,7 +284,7 @@ def report(evaluation: Evaluation, title: str) -> str:
             ("p1/p2 under-prioritised", s.under_prioritised),
             ("false escalations", s.false),
         ):
-            if items and (system == "triage" or name == "p1/p2 missed"):
+            if items and (system in ("triage", "gated") or name == "p1/p2 missed"):
                 lines.append("")
                 lines.append(f"{system}: {name} ({len(items)})")
                 lines.extend(f"  {item}" for item in items)
@@ -373,13 +384,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     cases = read_cases(args.data)
     detector = SignalDetector()
     detector.warm_up()  # pipeline loading is not detection latency
-    policy = TriagePolicy(load_catalog(), TriageConfig.from_env(), cues=detector.intent_cues)
+    config = TriageConfig.from_env()
+    policy = TriagePolicy(load_catalog(), config, cues=detector.intent_cues)
+    gated = TriagePolicy(
+        load_catalog(), dataclasses.replace(config, sensitive_min_confidence=GATE), cues=detector.intent_cues
+    )
     if args.start_rasa:
         with started_rasa() as (url, token):
             nlu, parse_ms = parse_cases(cases, rasa_parser(url, token), args.nlu_cache)
     else:
         nlu, parse_ms = parse_cases(cases, rasa_parser(args.rasa_url, args.rasa_token), args.nlu_cache)
-    evaluation = evaluate(cases, nlu, detector.detect, policy, parse_ms)
+    evaluation = evaluate(cases, nlu, detector.detect, policy, parse_ms, gated=gated)
     title = f"{args.data.relative_to(ROOT) if args.data.is_relative_to(ROOT) else args.data} ({len(cases)} messages)"
     print(report(evaluation, title))
     figures = evaluation.figures()

@@ -81,9 +81,10 @@ def build_services(settings: GatewaySettings, redis: Redis) -> Services:
     sla = SlaPolicy.from_env()
     kb_settings = KbSettings.from_env()
     kb = LiveRetriever(kb_settings.index_dir, create_embedder(kb_settings.embedder), kb_settings.search)
-    engine = TriageEngine(
-        rasa, shared_signal_detector(), TriagePolicy(catalog, TriageConfig.from_env()), catalog, kb, channel_policy
-    )
+    detector = shared_signal_detector()
+    # The cues let TRIAGE_SENSITIVE_MIN_CONFIDENCE (off by default) confirm doubtful sensitive intents.
+    policy = TriagePolicy(catalog, TriageConfig.from_env(), cues=detector.intent_cues)
+    engine = TriageEngine(rasa, detector, policy, catalog, kb, channel_policy)
     channels = CustomerChannels(
         redis,
         inbox,

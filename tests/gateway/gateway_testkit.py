@@ -213,3 +213,65 @@ async def stream_fields(redis: Redis, key: str) -> list[dict[str, str]]:
     """The field maps of a stream's entries, oldest first (redis-py's stub allows None everywhere)."""
     rows = await redis.xrange(key) or []
     return [{str(k): str(v) for k, v in (fields or {}).items()} for _, fields in rows]
+
+
+# --- Helpers of the operator, channel and WebSocket tests ----------------------------------------------------
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def wait_until_routed(redis: Redis, handoff_id: str, timeout: float = 5.0) -> None:
+    """Until the app's handoff router (a background task of the lifespan) has queued ``handoff_id``."""
+    import asyncio
+
+    deadline = time.monotonic() + timeout
+    while await redis.zscore(redis_keys.HANDOFF_QUEUE, handoff_id) is None:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"handoff {handoff_id} was not routed within {timeout} s")
+        await asyncio.sleep(0.02)
+
+
+def wait_until(check: Callable[[], bool], timeout: float = 5.0, what: str = "condition") -> None:
+    """Poll a synchronous ``check`` (the TestClient's app runs in its own thread meanwhile)."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} not met within {timeout} s")
+        time.sleep(0.02)
+
+
+def ws_receive(ws: Any, timeout: float = 5.0) -> dict[str, Any]:
+    """The next JSON frame of a TestClient WebSocket (``starlette.testclient.WebSocketTestSession``); fails after
+    ``timeout`` instead of hanging the run. A close from the server raises ``WebSocketDisconnect`` with its code,
+    as ``receive_json`` does."""
+    import anyio
+
+    async def receive() -> Any:
+        with anyio.fail_after(timeout):
+            return await ws._send_rx.receive()
+
+    message = ws.portal.call(receive)
+    ws._raise_on_close(message)
+    frame = json.loads(message["text"])
+    assert isinstance(frame, dict)
+    return frame
+
+
+@contextmanager
+def sync_redis(key_prefix: str) -> Iterator[redis_sync.Redis]:
+    """Database 15 for the synchronous (TestClient) tests; this test's keys are deleted before and after."""
+    client = redis_sync.Redis.from_url(TEST_REDIS_URL, decode_responses=True)
+
+    def clean() -> None:
+        keys = list(client.scan_iter(match=key_prefix + "*"))
+        if keys:
+            client.delete(*keys)
+
+    clean()
+    try:
+        yield client
+    finally:
+        clean()
+        client.close()

@@ -5,9 +5,9 @@ every reason that applied (docs: spec/PRODUCT.md, "Triage policy").
 - A sensitive signal (self-harm, danger, threat, violence, child at risk, abuse, data leak, legal) overrides a
   routine intent: the priority is the most urgent of signal and intent, and the bot acts on the signal's
   intent (crisis for self-harm).
-- A sensitive intent the NLU is unsure of (below ``sensitive_min_confidence``) counts only when the text
-  confirms it: «батарейка в пульте умерла» is not a bereavement at 0.23 (a doubtful p1 intent counts unless
-  another signal explains the message).
+- Optionally (``sensitive_min_confidence`` > 0, off by default), a sensitive intent the NLU is unsure of counts
+  only when the text confirms it: «батарейка в пульте умерла» is not a bereavement at 0.23 (a doubtful p1
+  intent counts unless another signal explains the message).
 - Complexity escalates at ``complexity_priority`` (p3): two low-confidence turns in a row, the knowledge-base
   answer marked unhelpful twice, the same problem ``recurring_count`` times in ``recurring_days`` days, strong
   anger, an explicit request for a person.
@@ -56,9 +56,12 @@ class TriageConfig:
     fallback_intent: str = "nlu_fallback"
     complexity_priority: Priority = "p3"
     # a sensitive or escalate intent the NLU gives below this confidence escalates only when the text confirms
-    # it (a signal for that intent, or one of its cues); p1 also when no other signal explains the message;
-    # 0 trusts every intent, as the catalog alone would
-    sensitive_min_confidence: float = 0.6
+    # it (a signal for that intent, or one of its cues); p1 also when no other signal explains the message.
+    # Default 0: every sensitive intent of the catalog goes to a person, as PRODUCT.md's policy says; a missed
+    # fraud or crisis costs more than an operator's minute. 0.6 (tuned on bench/data/triage_dev.csv) cuts
+    # false escalations on tricky routine wording and misses doubtful sensitive ones: docs/benchmarks.md has
+    # both measured on the held-out set.
+    sensitive_min_confidence: float = 0.0
 
     def __post_init__(self) -> None:
         for name in ("low_confidence_threshold", "sensitive_min_confidence"):

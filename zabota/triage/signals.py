@@ -4,8 +4,9 @@ regulator, strong anger and a request for a person, found in one customer messag
 Lemma patterns, not substrings: zabota/triage/signals.yml lists them in a small pattern language that is
 compiled here into one spaCy ``Matcher`` per language. Russian goes through ``spacy.blank("ru")`` with the
 pymorphy3 lemmatizer; a Russian word form pymorphy3 cannot resolve without a part-of-speech tag («режу»:
-«резать» or «реж»?) carries every normal form it may have, so a pattern matches any of them. English goes
-through ``en_core_web_sm`` (tagger and lemmatizer; parser and NER excluded).
+«резать» or «реж»?) takes the reading the patterns name, else pymorphy3's likeliest. English goes through
+``en_core_web_sm`` (tagger and lemmatizer; parser and NER excluded). The same matcher finds intent cues: words
+that confirm an NLU intent the policy doubts (``intent_cues``).
 
 The pipelines load on first use (a few seconds; thread-safe), or are injected, which tests do. Nothing is read
 or loaded at import.

@@ -49,10 +49,14 @@ def no_cues(text: str, lang: str) -> set[str]:
     return set()
 
 
+# The optional confidence gate on doubtful sensitive intents, as tuned on the development set.
+GATED = TriageConfig(sensitive_min_confidence=0.6)
+
+
 @pytest.fixture(scope="module")
 def policy() -> TriagePolicy:
     # with a cue source (here one that never confirms), as the product runs it: doubtful intents are doubted
-    return TriagePolicy(load_catalog(), TriageConfig(), cues=no_cues)
+    return TriagePolicy(load_catalog(), GATED, cues=no_cues)
 
 
 def decide(
@@ -160,7 +164,7 @@ def test_doubtful_intent_confirmed_by_a_cue() -> None:
         seen.append((text, lang))
         return {"lost_device"} if "украли" in text else set()
 
-    policy = TriagePolicy(load_catalog(), TriageConfig(), cues=cues)
+    policy = TriagePolicy(load_catalog(), GATED, cues=cues)
     confirmed = policy.decide("у меня украли телефон", "ru", nlu("lost_device", 0.4), [], TriageContext())
     assert confirmed.escalate and confirmed.priority == "p2" and confirmed.handoff_intent == "lost_device"
     doubted = policy.decide("сын разбил экран", "ru", nlu("lost_device", 0.4), [], TriageContext())
@@ -190,8 +194,14 @@ def test_min_confidence_zero_trusts_every_intent() -> None:
     assert decide(policy, "bereavement", confidence=0.21).escalate
 
 
+def test_by_default_every_sensitive_intent_counts() -> None:
+    policy = TriagePolicy(load_catalog(), TriageConfig(), cues=no_cues)
+    assert decide(policy, "bereavement", confidence=0.21).escalate
+    assert decide(policy, "fraud_report", confidence=0.3).priority == "p2"
+
+
 def test_without_a_cue_source_every_sensitive_intent_counts() -> None:
-    policy = TriagePolicy(load_catalog(), TriageConfig())
+    policy = TriagePolicy(load_catalog(), GATED)
     decision = decide(policy, "bereavement", confidence=0.21)
     assert decision.escalate and decision.priority == "p3" and decision.sensitive
 
@@ -397,7 +407,7 @@ def test_config_defaults() -> None:
     assert config.anger_escalates is True
     assert config.fallback_intent == "nlu_fallback"
     assert config.complexity_priority == "p3"
-    assert config.sensitive_min_confidence == 0.6
+    assert config.sensitive_min_confidence == 0.0
     assert TriageConfig.from_env({}) == config
 
 
