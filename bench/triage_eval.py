@@ -50,10 +50,11 @@ HELDOUT = ROOT / "bench" / "data" / "triage_heldout.csv"
 DEV = ROOT / "bench" / "data" / "triage_dev.csv"
 COLUMNS = ["text", "lang", "expected_escalate", "expected_priority", "category"]
 LANGS = ("ru", "en")
-# "triage" is the service's default (TriageConfig.from_env()); "gated" the same with the optional confidence
-# gate on doubtful sensitive intents (GATE, tuned on the development set), for comparison in the same run.
-SYSTEMS = ("intent", "keyword", "triage", "gated")
-GATE = 0.6
+# "triage" is the service as configured (TriageConfig.from_env()); the variants are the same with another
+# confidence gate on doubtful sensitive intents, for comparison in the same run: no gate (every sensitive
+# intent counts, as the catalog alone says) and the strictest gate the development set supports.
+SYSTEMS = ("intent", "keyword", "triage")
+GATE_VARIANTS = {"gate0": 0.0, "gate0.6": 0.6}
 TARGET_RECALL = 0.98
 TARGET_FALSE_ESCALATION = 0.03
 
@@ -218,12 +219,13 @@ def evaluate(
     detector: Callable[[str, str], list[Signal]],
     policy: TriagePolicy,
     parse_ms: Sequence[float] = (),
-    gated: TriagePolicy | None = None,
+    variants: Mapping[str, TriagePolicy] | None = None,
 ) -> Evaluation:
-    """Scores the systems on ``cases``, given each case's NLU result (same order); "gated" only with ``gated``."""
+    """Scores the systems (and the policy ``variants``) on ``cases``, given each case's NLU result (same order)."""
     if len(cases) != len(nlu_results):
         raise ValueError("one NLU result per case")
-    systems = [system for system in SYSTEMS if system != "gated" or gated is not None]
+    variants = dict(variants or {})
+    systems = [*SYSTEMS, *variants]
     scores = {system: {lang: Scores() for lang in (*LANGS, "all")} for system in systems}
     detect_ms: list[float] = []
     for case, nlu in zip(cases, nlu_results, strict=True):
@@ -239,10 +241,10 @@ def evaluate(
             "keyword": keyword_baseline(policy.catalog, case.text, nlu),
             "triage": Outcome(decision.escalate, decision.priority, why),
         }
-        if gated is not None:
-            other = gated.decide(case.text, case.lang, nlu, signals, TriageContext())
-            outcomes["gated"] = Outcome(
-                other.escalate, other.priority, f"gated: intent {nlu.intent} {nlu.confidence:.2f}"
+        for name, variant in variants.items():
+            other = variant.decide(case.text, case.lang, nlu, signals, TriageContext())
+            outcomes[name] = Outcome(
+                other.escalate, other.priority, f"{name}: intent {nlu.intent} {nlu.confidence:.2f}"
             )
         for system, outcome in outcomes.items():
             scores[system][case.lang].add(case, outcome)
@@ -252,7 +254,7 @@ def evaluate(
 
 def report(evaluation: Evaluation, title: str) -> str:
     lines = [f"Triage on {title}", ""]
-    header = f"{'system':8} {'lang':4} {'esc':>4} {'recall':>7} {'routine':>7} {'false%':>7} {'miss p1/p2':>10} "
+    header = f"{'system':9} {'lang':4} {'esc':>4} {'recall':>7} {'routine':>7} {'false%':>7} {'miss p1/p2':>10} "
     header += f"{'prio acc':>8} {'under p1/p2':>11}"
     lines.append(header)
     for system, by_lang in evaluation.scores.items():
@@ -262,7 +264,7 @@ def report(evaluation: Evaluation, title: str) -> str:
             false = f"{100 * f['false_escalation_rate']:.1f}" if f["false_escalation_rate"] is not None else "-"
             accuracy = f"{f['priority_accuracy']:.3f}" if f["priority_accuracy"] is not None else "-"
             lines.append(
-                f"{system:8} {lang:4} {f['escalations']:>4} {recall:>7} {f['routine']:>7} {false:>7} "
+                f"{system:9} {lang:4} {f['escalations']:>4} {recall:>7} {f['routine']:>7} {false:>7} "
                 f"{f['missed_p1_p2']:>10} {accuracy:>8} {f['under_prioritised_p1_p2']:>11}"
             )
     figures = evaluation.figures()
@@ -284,7 +286,7 @@ def report(evaluation: Evaluation, title: str) -> str:
             ("p1/p2 under-prioritised", s.under_prioritised),
             ("false escalations", s.false),
         ):
-            if items and (system in ("triage", "gated") or name == "p1/p2 missed"):
+            if items and (system not in ("intent", "keyword") or name == "p1/p2 missed"):
                 lines.append("")
                 lines.append(f"{system}: {name} ({len(items)})")
                 lines.extend(f"  {item}" for item in items)
@@ -386,15 +388,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     detector.warm_up()  # pipeline loading is not detection latency
     config = TriageConfig.from_env()
     policy = TriagePolicy(load_catalog(), config, cues=detector.intent_cues)
-    gated = TriagePolicy(
-        load_catalog(), dataclasses.replace(config, sensitive_min_confidence=GATE), cues=detector.intent_cues
-    )
+    variants = {
+        name: TriagePolicy(
+            load_catalog(), dataclasses.replace(config, sensitive_min_confidence=gate), cues=detector.intent_cues
+        )
+        for name, gate in GATE_VARIANTS.items()
+        if gate != config.sensitive_min_confidence
+    }
     if args.start_rasa:
         with started_rasa() as (url, token):
             nlu, parse_ms = parse_cases(cases, rasa_parser(url, token), args.nlu_cache)
     else:
         nlu, parse_ms = parse_cases(cases, rasa_parser(args.rasa_url, args.rasa_token), args.nlu_cache)
-    evaluation = evaluate(cases, nlu, detector.detect, policy, parse_ms, gated=gated)
+    evaluation = evaluate(cases, nlu, detector.detect, policy, parse_ms, variants=variants)
     title = f"{args.data.relative_to(ROOT) if args.data.is_relative_to(ROOT) else args.data} ({len(cases)} messages)"
     print(report(evaluation, title))
     figures = evaluation.figures()

@@ -18,7 +18,7 @@ from redis.exceptions import RedisError
 
 from gateway.channels.email import EmailError, SmtpEmail
 from gateway.channels.sms import SmsError, TwilioSms
-from gateway.channels.telegram import TelegramBotApi, TelegramError
+from gateway.channels.telegram import TelegramBotApi, TelegramError, render_replies
 from gateway.inbox import HistoryEntry, InboundMessage, Inbox
 from gateway.rasa_client import BotReply, Button
 from zabota import redis_keys
@@ -37,11 +37,14 @@ class Sent:
     id: str
 
 
-def reply_text(reply: BotReply) -> str:
-    """A reply as plain text for SMS and email: the text, then each button's title (they cannot be pressed)."""
+def reply_text(reply: BotReply, *, with_buttons: bool = False) -> str:
+    """A reply as plain text (SMS, email, voice): the text, then the image's address; ``with_buttons`` adds the
+    buttons' titles as the answers the customer can type back ("Да / Нет"), for SMS where nothing is pressed."""
     parts = [reply.text or ""]
     if reply.image:
         parts.append(reply.image)
+    if with_buttons and reply.buttons:
+        parts.append(" / ".join(button.title for button in reply.buttons))
     return "\n".join(part for part in parts if part).strip()
 
 
@@ -106,13 +109,20 @@ class CustomerChannels:
         texts = [entry.text for entry in entries if entry.text]
         sent: list[Sent] = []
         if channel == "telegram" and profile.telegram_chat_id is not None and self.telegram is not None:
-            for entry in entries:
-                if entry.text or entry.buttons:
-                    item = await self.send_telegram(profile.telegram_chat_id, entry.text or "", entry.buttons)
-                    if item is not None:
-                        sent.append(item)
+            replies = [BotReply(text=e.text, buttons=e.buttons, image=e.image) for e in entries]
+            # Split to Telegram's length limit, buttons under the last text (a buttons-only line gets one); one
+            # failed message does not stop the next.
+            for outgoing in render_replies(replies):
+                item = await self.send_telegram(profile.telegram_chat_id, outgoing.text, outgoing.buttons)
+                if item is not None:
+                    sent.append(item)
         elif channel in ("sms", "voice") and profile.phone and texts:
-            item = await self.send_sms(profile.phone, "\n\n".join(texts))
+            body = "\n\n".join(
+                reply_text(BotReply(text=e.text, buttons=e.buttons, image=e.image), with_buttons=True)
+                for e in entries
+                if e.text  # a line of buttons alone means nothing without its question
+            )
+            item = await self.send_sms(profile.phone, body)
             if item is not None:
                 sent.append(item)
         return sent

@@ -82,7 +82,7 @@ async def inbound_sms(
     if not outcome.held:
         if outcome.delivered:
             copies = await services.replies.copies_for_chat(outcome)
-            texts = [reply_text(reply) for reply in [*outcome.replies, *copies]]
+            texts = [reply_text(reply, with_buttons=True) for reply in [*outcome.replies, *copies]]
         else:
             texts = [DELAYED_ANSWER[outcome.message.lang]]
         body = "\n\n".join(text for text in texts if text)

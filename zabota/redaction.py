@@ -18,7 +18,7 @@ LONG_NUMBER_MASK = "[номер]"
 
 # A run of digits, optionally grouped by single spaces or dashes (4-4-4-4 and the like). A card number is a
 # Luhn-valid stretch of 13-19 digits of such a run that starts and ends at a group boundary: customers paste the
-# card together with what follows it ("4276 3800 1234 5675 12/25", "... 5675 123"), and a run of two cards
+# card together with what follows it ("4276 3800 1234 5679 12/25", "... 5679 123"), and a run of two cards
 # holds both.
 _DIGIT_RUN = re.compile(r"(?<![\d])\d(?:[ -]?\d)*(?![\d])")
 _DIGIT_GROUP = re.compile(r"\d+")

@@ -194,10 +194,10 @@ def test_min_confidence_zero_trusts_every_intent() -> None:
     assert decide(policy, "bereavement", confidence=0.21).escalate
 
 
-def test_by_default_every_sensitive_intent_counts() -> None:
+def test_the_default_gate_needs_confirmation_only_below_it() -> None:
     policy = TriagePolicy(load_catalog(), TriageConfig(), cues=no_cues)
-    assert decide(policy, "bereavement", confidence=0.21).escalate
-    assert decide(policy, "fraud_report", confidence=0.3).priority == "p2"
+    assert not decide(policy, "bereavement", confidence=0.21).escalate
+    assert decide(policy, "fraud_report", confidence=0.45).priority == "p2"
 
 
 def test_without_a_cue_source_every_sensitive_intent_counts() -> None:
@@ -407,7 +407,7 @@ def test_config_defaults() -> None:
     assert config.anger_escalates is True
     assert config.fallback_intent == "nlu_fallback"
     assert config.complexity_priority == "p3"
-    assert config.sensitive_min_confidence == 0.0
+    assert config.sensitive_min_confidence == 0.4
     assert TriageConfig.from_env({}) == config
 
 
