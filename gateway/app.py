@@ -95,6 +95,7 @@ def build_services(settings: GatewaySettings, redis: Redis) -> Services:
     )
     desk = HandoffDesk(
         redis,
+        rasa,
         HandoffStore(redis, sla),
         inbox,
         customers,

@@ -29,7 +29,7 @@ from gateway.dispatch import OpenedHandoff
 from gateway.inbox import HistoryEntry, InboundMessage, Inbox
 from gateway.operator_auth import Operator, OperatorDirectory
 from gateway.outbound import CustomerChannels
-from gateway.rasa_client import BotReply
+from gateway.rasa_client import BotReply, RasaClient, RasaUnavailable
 from zabota import redis_keys
 from zabota.catalog import Catalog, Priority
 from zabota.channels.policy import ChannelPolicyConfig, ContactProfile, choose_channels, content_from_replies
@@ -98,6 +98,7 @@ class HandoffDesk:
     def __init__(
         self,
         redis: Redis,
+        rasa: RasaClient,
         store: HandoffStore,
         inbox: Inbox,
         customers: CustomerDirectory,
@@ -111,6 +112,7 @@ class HandoffDesk:
         care_phone: str,
     ) -> None:
         self._redis = redis
+        self._rasa = rasa
         self.store = store
         self._inbox = inbox
         self._customers = customers
@@ -242,8 +244,27 @@ class HandoffDesk:
 
     async def hand_back(self, handoff_id: str, operator: Operator) -> Handoff:
         handoff = await self.store.hand_back(handoff_id, operator.id, operator.role)
+        await self._resume_bot(handoff)
         await self._tell_customer(handoff, texts.HANDED_BACK)
         return handoff
+
+    async def _resume_bot(self, handoff: Handoff) -> None:
+        """The bot resumes with the context: what the operator said goes into its tracker, and its counters of
+        unhelpful articles and misunderstood messages start again (the person dealt with those)."""
+        events: list[dict[str, Any]] = [
+            {"event": "bot", "text": entry.text, "timestamp": entry.at, "metadata": {"operator": entry.actor}}
+            for entry in handoff.log
+            if entry.action == "reply" and entry.text
+        ]
+        events += [
+            {"event": "slot", "name": "kb_unhelpful", "value": 0.0},
+            {"event": "slot", "name": "kb_misses", "value": 0.0},
+        ]
+        try:
+            await self._rasa.append_events(handoff.customer_id, events)
+        except RasaUnavailable as exc:
+            # The conversation still goes back to the bot; it only lacks the operator's lines in its tracker.
+            log.warning("handoff.resume_context_failed", handoff_id=handoff.handoff_id, reason=str(exc))
 
     async def close(self, handoff_id: str, operator: Operator, resolution: str | None) -> Handoff:
         handoff = await self.store.close(handoff_id, operator.id, operator.role, redact(resolution or ""))

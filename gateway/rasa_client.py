@@ -86,6 +86,13 @@ class RasaClient:
             raise RasaUnavailable("parse answered non-JSON") from exc
         return nlu_from_parse(data)
 
+    async def append_events(self, sender_id: str, events: list[dict[str, Any]]) -> None:
+        """Add events to a conversation's tracker (``POST /conversations/<id>/tracker/events``), e.g. what an
+        operator said while the bot was silent, so the dialogue resumes knowing it."""
+        await self._request(
+            "POST", f"/conversations/{sender_id}/tracker/events", params={"token": self._token}, json=events
+        )
+
     async def status(self, timeout_seconds: float | None = None) -> dict[str, Any]:
         """Rasa's /status (loaded model, fingerprint). A shorter timeout suits health checks."""
         timeout = timeout_seconds if timeout_seconds is not None else self._http.timeout

@@ -32,7 +32,7 @@ def test_operator_api_needs_a_token(gateway: httpx.Client) -> None:
 
 
 def test_sensitive_case_reaches_an_operator_and_goes_back_to_the_bot(
-    gateway: httpx.Client, tokens: Tokens, app_redis: redis.Redis
+    gateway: httpx.Client, tokens: Tokens, app_redis: redis.Redis, stack: Stack
 ) -> None:
     sender = f"it-op-{uuid.uuid4().hex[:8]}"
     first = say(gateway, sender, "здравствуйте, у меня не работает интернет")
@@ -100,6 +100,13 @@ def test_sensitive_case_reaches_an_operator_and_goes_back_to_the_bot(
     back = gateway.post(f"/api/v1/operator/handoffs/{handoff_id}/handback", headers=auth(tokens.operator))
     assert back.status_code == 200 and back.json()["handoff"]["state"] == "handed_back"
     assert app_redis.get(redis_keys.conversation_handoff(customer)) is None
+    # The bot's tracker now holds what the operator said: it resumes with the context.
+    tracker = httpx.get(
+        f"http://127.0.0.1:{stack.settings.rasa_port}/conversations/{customer}/tracker",
+        params={"token": stack.settings.rasa_token},
+    ).json()
+    bot_lines = [event.get("text") for event in tracker["events"] if event.get("event") == "bot"]
+    assert "Здравствуйте, я Анна, помогу. Вы сейчас в безопасности?" in bot_lines
 
     after = say(gateway, sender, "как оплатить интернет?")
     assert "zabota.example/help/ru/" in reply_text(after)  # the bot answers again
