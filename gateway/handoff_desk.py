@@ -218,8 +218,11 @@ class HandoffDesk:
 
     # --- the operators' side --------------------------------------------------------------------------------
     async def claim(self, handoff_id: str, operator: Operator) -> Handoff:
+        before = await self.store.get(handoff_id)
         handoff = await self.store.claim(handoff_id, operator.id, operator.role, operator_name=operator.name)
-        await self._tell_customer(handoff, texts.OPERATOR_JOINED, name=operator.name)
+        # A repeated claim (a double click, a retried request) changes nothing: the customer hears it once.
+        if before is None or before.state != "claimed" or before.assignee != operator.id:
+            await self._tell_customer(handoff, texts.OPERATOR_JOINED, name=operator.name)
         return handoff
 
     async def reply(self, handoff_id: str, operator: Operator, text: str) -> tuple[Handoff, HistoryEntry]:

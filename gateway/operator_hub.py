@@ -20,6 +20,7 @@ from redis.exceptions import RedisError
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from gateway.operator_auth import Operator
+from gateway.ws_frames import receive_text_frame
 from zabota import redis_keys
 from zabota.handoffs.store import Handoff
 
@@ -74,8 +75,8 @@ class OperatorHub:
     async def serve(self, websocket: WebSocket) -> None:
         await websocket.accept()
         try:
-            raw = await asyncio.wait_for(websocket.receive_text(), timeout=AUTH_TIMEOUT_SECONDS)
-            frame = AuthFrame.model_validate_json(raw[:MAX_FRAME_CHARS])
+            raw = await asyncio.wait_for(receive_text_frame(websocket), timeout=AUTH_TIMEOUT_SECONDS)
+            frame = AuthFrame.model_validate_json((raw or "")[:MAX_FRAME_CHARS])
         except (TimeoutError, ValidationError, WebSocketDisconnect):
             await self._close(websocket, 'send {"type": "auth", "token": ...} first')
             return
@@ -94,8 +95,9 @@ class OperatorHub:
             )
             await self._send(websocket, {"type": "queue", "items": await self._queue_items()})
             while True:
-                raw = await websocket.receive_text()
-                if '"ping"' in raw[:100]:
+                raw = await receive_text_frame(websocket)
+                # The console only pings; anything else (binary included) is ignored.
+                if raw is not None and '"ping"' in raw[:100]:
                     await self._send(websocket, {"type": "pong"})
         except (WebSocketDisconnect, RuntimeError):
             pass

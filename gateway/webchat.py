@@ -22,6 +22,7 @@ from gateway.outbound import entry_from_reply
 from gateway.rasa_client import BotReply, Button
 from gateway.services import Services, get_services
 from gateway.texts import DELAYED_ANSWER
+from gateway.ws_frames import receive_text_frame
 from zabota import redis_keys
 from zabota.identity import channel_key
 from zabota.language import Language
@@ -253,7 +254,10 @@ async def webchat_socket(websocket: WebSocket, sender_id: str = "") -> None:
     try:
         await send({"type": "history", "messages": [entry.model_dump(mode="json") for entry in history]})
         while True:
-            raw = await websocket.receive_text()
+            raw = await receive_text_frame(websocket)
+            if raw is None:
+                await send({"type": "error", "code": "bad_frame", "detail": "frames are JSON text"})
+                continue
             await _on_frame(services, sender_id, customer_id, raw, send)
     except WebSocketDisconnect:
         pass

@@ -127,4 +127,3 @@ def app_redis(stack: Stack) -> Iterator[redis.Redis]:
     client = redis.Redis.from_url(stack.redis_url, decode_responses=True)
     yield client
     client.close()
-

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -91,7 +92,7 @@ def test_normalise_folds_case_yo_and_spaces() -> None:
 
 
 # ---------------------------------------------------------------------------------------------- triage override
-def _override(storage: LocalModelStorage) -> "TriageIntentOverride":
+def _override(storage: LocalModelStorage) -> Any:
     from rasa.engine.graph import ExecutionContext, GraphSchema
 
     from bot.components.triage_override import TriageIntentOverride

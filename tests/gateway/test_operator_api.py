@@ -349,7 +349,10 @@ async def test_replies_are_stored_as_plain_text_and_card_numbers_redacted(
     assert html.status_code == 200 and html.json()["entry"]["text"] == markup  # nothing escaped, nothing altered
     assert card.status_code == 200
     assert card.json()["entry"]["text"] == f"Карта {CARD_MASK} заблокирована"
-    assert [line["text"] for line in lines if line["role"] == "operator"] == [markup, f"Карта {CARD_MASK} заблокирована"]
+    assert [line["text"] for line in lines if line["role"] == "operator"] == [
+        markup,
+        f"Карта {CARD_MASK} заблокирована",
+    ]
     assert record is not None and CARD not in record  # nor in the handoff's action log
 
 

@@ -97,9 +97,11 @@ def test_the_first_frame_must_authenticate(client: TestClient, first_frame: str)
 def test_a_token_in_the_url_is_not_enough(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
     # The token never goes in the URL (access logs keep URLs): a console that sends no auth frame is closed.
     monkeypatch.setattr(operator_hub, "AUTH_TIMEOUT_SECONDS", 0.2)
-    with client.websocket_connect(f"{WS}?token={OPERATOR_TOKEN}") as ws:
-        with pytest.raises(WebSocketDisconnect) as closed:
-            ws_receive(ws, timeout=5.0)
+    with (
+        client.websocket_connect(f"{WS}?token={OPERATOR_TOKEN}") as ws,
+        pytest.raises(WebSocketDisconnect) as closed,
+    ):
+        ws_receive(ws, timeout=5.0)
     assert closed.value.code == 1008
 
 
@@ -164,7 +166,9 @@ def test_customer_messages_while_held_and_updates_after_a_claim(client: TestClie
         updated = ws_receive(anna)
         assert ws_receive(lena) == updated
 
-        client.post(f"{API}/handoffs/{handoff_id}/reply", json={"text": "Здравствуйте!"}, headers=bearer(OPERATOR_TOKEN))
+        client.post(
+            f"{API}/handoffs/{handoff_id}/reply", json={"text": "Здравствуйте!"}, headers=bearer(OPERATOR_TOKEN)
+        )
         replied = ws_receive(lena)
         client.post(f"{API}/handoffs/{handoff_id}/close", headers=bearer(LEAD_TOKEN))
         closed = ws_receive(lena)
@@ -197,3 +201,14 @@ def test_a_closed_console_stops_receiving_and_others_go_on(client: TestClient, s
         customer_writes(client, "w-g", CRISIS_TEXT)
         frame = ws_receive(lena)
     assert (frame["type"], frame["urgent"]) == ("handoff_new", True)
+
+
+def test_a_binary_frame_does_not_break_the_console(client: TestClient) -> None:
+    """A console that sends a binary frame after auth is not served a crash (an unhandled KeyError: close 1011 and a
+    traceback in the logs); the socket stays usable."""
+    with client.websocket_connect(WS) as ws:
+        authed(ws)
+        ws.send_bytes(b'{"type": "ping"}')
+        ws.send_json({"type": "ping"})
+        answer = ws_receive(ws)  # a pong: to the binary ping if the hub reads it, else to the text one
+    assert answer == {"type": "pong"}

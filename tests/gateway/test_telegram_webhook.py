@@ -74,7 +74,9 @@ async def test_the_channel_is_off_without_a_token_or_a_secret(start_app: StartAp
     assert telegram.calls == []
 
 
-@pytest.mark.parametrize("headers", [{}, {"X-Telegram-Bot-Api-Secret-Token": "wrong"}, {"X-Telegram-Bot-Api-Secret-Token": ""}])
+@pytest.mark.parametrize(
+    "headers", [{}, {"X-Telegram-Bot-Api-Secret-Token": "wrong"}, {"X-Telegram-Bot-Api-Secret-Token": ""}]
+)
 async def test_a_missing_or_wrong_secret_is_401(
     start_bot: Any, telegram: FakeTelegram, fake_rasa: FakeRasa, redis: Redis, headers: dict[str, str]
 ) -> None:

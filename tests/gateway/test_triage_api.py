@@ -88,7 +88,12 @@ async def test_a_crisis_in_the_text_escalates_p1_whatever_the_classifier_says(
         response = await ctx.client.post(URL, json={"text": "не хочу больше жить"})
     body = response.json()
     assert body["intent"]["name"] == "internet_down"  # the fake classifier missed it
-    assert (body["escalate"], body["priority"], body["sensitive"], body["handoff_intent"]) == (True, "p1", True, "crisis")
+    assert (body["escalate"], body["priority"], body["sensitive"], body["handoff_intent"]) == (
+        True,
+        "p1",
+        True,
+        "crisis",
+    )
     assert "sensitive_signal" in [reason["code"] for reason in body["reasons"]]
     assert [(signal["kind"], signal["priority"], signal["intent"]) for signal in body["signals"]] == [
         ("self_harm", "p1", "crisis")

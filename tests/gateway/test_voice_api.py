@@ -118,7 +118,12 @@ async def test_instructions_go_by_sms_and_the_call_says_so(
     assert "123-45-67" not in body["sent"][0]["to"]  # masked
     assert "SMS" in body["speak"] and "http" not in body["speak"] and "1." not in body["speak"]
     assert body["speak"].endswith("Инструкцию отправил вам в SMS.")
-    assert (body["call_id"], body["lang"], body["transfer_to_operator"], body["delivered"]) == ("call-1", "ru", False, True)
+    assert (body["call_id"], body["lang"], body["transfer_to_operator"], body["delivered"]) == (
+        "call-1",
+        "ru",
+        False,
+        True,
+    )
     assert (body["handoff_id"], body["priority"]) == (None, None)
     # The caller's number is the customer's identity; Rasa saw the call id.
     customer = await redis.get(redis_keys.identity(channel_key("tel", CALLER)))

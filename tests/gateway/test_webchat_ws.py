@@ -58,9 +58,12 @@ def exchange(ws: Any, text: str, client_id: str | None = None) -> list[dict[str,
 
 @pytest.mark.parametrize("query", ["", "?sender_id=", "?sender_id=a%20b", "?sender_id=" + "x" * 129, "?sender_id=w/1"])
 def test_a_bad_sender_id_is_closed_with_1008(start_client: StartClient, query: str) -> None:
-    with start_client() as client, client.websocket_connect(WS + query) as ws:
-        with pytest.raises(WebSocketDisconnect) as closed:
-            ws_receive(ws)
+    with (
+        start_client() as client,
+        client.websocket_connect(WS + query) as ws,
+        pytest.raises(WebSocketDisconnect) as closed,
+    ):
+        ws_receive(ws)
     assert closed.value.code == webchat.WS_POLICY_VIOLATION == 1008
 
 
@@ -199,3 +202,16 @@ def test_operator_lines_are_pushed_and_a_reconnect_gets_the_full_history(
     ]
     assert messages[1] == {**messages[1], "role": "bot", "text": "echo: не работает интернет"}
     assert json.dumps(messages, ensure_ascii=False).count(notice) == 1
+
+
+def test_a_binary_frame_gets_an_error_and_the_socket_stays_usable(start_client: StartClient) -> None:
+    """A widget may send its JSON as a binary frame (a Blob): it must get an error frame like any other bad frame,
+    not crash the handler (an unhandled KeyError: close 1011 and a traceback in the logs)."""
+    with start_client() as client, client.websocket_connect(f"{WS}?sender_id=w-7") as ws:
+        ws_receive(ws)
+        ws.send_bytes(b'{"type": "ping"}')
+        error = ws_receive(ws)
+        ws.send_json({"type": "ping"})
+        pong = ws_receive(ws)
+    assert error["type"] == "error" and error["code"] == "bad_frame"
+    assert pong == {"type": "pong"}
