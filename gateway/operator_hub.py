@@ -39,7 +39,8 @@ PREVIEW_CHARS = 160
 def handoff_item(handoff: Handoff, assignee_name: str | None) -> dict[str, Any]:
     """A queue line as the console shows it."""
     summary = handoff.summary
-    preview = summary.problem[0].text if summary.problem else ""
+    # The latest key message (the one that brought the handoff), not the greeting that opened the chat.
+    preview = summary.problem[-1].text if summary.problem else ""
     return {
         "handoff_id": handoff.handoff_id,
         "customer_id": handoff.customer_id,

@@ -95,7 +95,9 @@ async def handle_inbound(services: Services, api: TelegramBotApi, inbound: Teleg
         if linked != customer_id:
             await customers.point(key, linked)
             customer_id = linked
-        await customers.update_profile(customer_id, phone=inbound.contact_phone)
+        # Connecting the messenger to the phone number is the customer's choice of it: instructions asked for
+        # on a call go to Telegram from now on (the channel policy's "linked and preferred").
+        await customers.update_profile(customer_id, phone=inbound.contact_phone, preferred_channel="telegram")
         log.info("telegram.phone_linked", merged=linked != customer_id)
     await customers.update_profile(
         customer_id, telegram_chat_id=inbound.chat_id, last_channel=CHANNEL, name=inbound.first_name

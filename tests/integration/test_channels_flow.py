@@ -92,6 +92,16 @@ def test_shared_contact_links_telegram_and_the_phone_line(
     assert gateway.post("/webhooks/telegram", json=update, headers=SECRET_HEADER).status_code == 200
     assert customer_of(app_redis, f"tg:{user['id']}") == phone_customer
     assert "привязан" in sent_to(fakes, user["id"])[-1]["text"]
+    # Next call: the instructions go to the linked (and so preferred) Telegram instead of an SMS.
+    before = len(sent_to(fakes, user["id"]))
+    call = gateway.post(
+        "/api/v1/voice/events",
+        json={"call_id": f"call-{uuid.uuid4().hex[:6]}", "caller": caller, "text": "у меня не работает интернет"},
+        headers=auth(tokens.voice),
+    ).json()
+    assert [item["channel"] for item in call["sent"]] == ["telegram"]
+    assert "Telegram" in call["speak"]
+    assert "zabota.example/help/ru/" in sent_to(fakes, user["id"])[before]["text"]
 
 
 def test_a_contact_of_somebody_else_links_nothing(gateway: httpx.Client, app_redis: redis.Redis) -> None:
