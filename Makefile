@@ -18,7 +18,7 @@ export TRANSFORMERS_OFFLINE := 1
 
 .PHONY: help setup run test lint typecheck unit integration validate test-stories train eval-nlu bench-nlu \
         bench-datasets bench-all lock-bot lock-app clean kb-build kb-search kb-eval kb-tune bench-kb-scale \
-        browsers bench-triage
+        browsers bench-triage bench-gateway
 
 help: ## list every target
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | awk -F'\t' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -88,6 +88,9 @@ integration: setup train kb-build browsers ## integration + browser tests: real 
 
 browsers: ## install Debian's Chromium for the browser tests (Playwright drives /usr/bin/chromium)
 	@scripts/ensure-chromium.sh
+
+bench-gateway: setup train kb-build ## latency of the whole path (webchat, triage, voice) vs the bare Rasa bot, same run
+	@$(APP_PY) -m bench.gateway_latency
 
 bench-triage: setup train ## triage on the held-out messages (DATA=<csv>): escalation recall, false escalations
 	@$(APP_PY) -m bench.triage_eval --start-rasa $(if $(DATA),--data "$(DATA)",)
