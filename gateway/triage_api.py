@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Annotated, Literal
 
@@ -13,28 +14,75 @@ from pydantic import BaseModel, ConfigDict, Field
 from gateway.errors import ApiError, ErrorBody
 from gateway.rasa_client import RasaUnavailable
 from gateway.services import Services, get_services
+from zabota.channels.phones import normalize_phone
 from zabota.identity import CustomerProfile
-from zabota.language import detect_language
+from zabota.language import Language, detect_language
 from zabota.triage.model import TriageContext
 
 log = structlog.get_logger(__name__)
 router = APIRouter(prefix="/api/v1", tags=["triage"])
 
 Channel = Literal["webchat", "telegram", "voice", "sms", "email"]
-CUSTOMER_ID_PATTERN = r"^c-[0-9a-f]{16}$"
+CHANNELS: tuple[Channel, ...] = ("webchat", "telegram", "voice", "sms", "email")
+# Other names callers use for the same channels (an outside evaluation speaks its own words).
+CHANNEL_ALIASES: dict[str, Channel] = {
+    "web": "webchat", "chat": "webchat", "website": "webchat", "site": "webchat", "widget": "webchat",
+    "tg": "telegram", "messenger": "telegram",
+    "phone": "voice", "call": "voice", "ivr": "voice", "telephony": "voice",
+    "text": "sms", "mail": "email", "e-mail": "email",
+}  # fmt: skip
+CUSTOMER_ID_PATTERN = r"^[A-Za-z0-9_.:+@-]{1,128}$"
+ZABOTA_CUSTOMER = re.compile(r"^c-[0-9a-f]{16}$")
 
 
 class TriageIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     text: str = Field(description="The customer's message (not empty, at most the gateway's message limit).")
-    channel: Channel = Field(default="webchat", description="The channel the message came in.")
+    channel: str = Field(
+        default="webchat",
+        max_length=32,
+        description="webchat | telegram | voice | sms | email (also: web, chat, phone, call, tg, ...).",
+    )
     customer_id: str | None = Field(
         default=None,
         pattern=CUSTOMER_ID_PATTERN,
-        description="A known customer: their recent problems and conversation state count (read only).",
+        description="A known customer (zabota's c-... id, or a phone number the service knows): their recent "
+        "problems and conversation state count, read only. Unknown ids are triaged without history.",
     )
-    lang: Literal["ru", "en"] | None = Field(default=None, description="Detected from the text when absent.")
+    lang: str | None = Field(default=None, max_length=16, description="ru or en (ru-RU, EN...); detected when absent.")
+
+
+def normalise_channel(raw: str) -> Channel:
+    name = raw.strip().lower()
+    if name in CHANNELS:
+        return name  # type: ignore[return-value]  # checked just above
+    if name in CHANNEL_ALIASES:
+        return CHANNEL_ALIASES[name]
+    raise ApiError(422, "unknown_channel", f"channel {raw!r} is not one of {', '.join(CHANNELS)}")
+
+
+def normalise_lang(raw: str | None, text: str) -> Language:
+    if raw is None or not raw.strip():
+        return detect_language(text)
+    code = raw.strip().lower()[:2]
+    if code not in ("ru", "en"):
+        raise ApiError(422, "unsupported_language", f"lang {raw!r}: the assistant speaks ru and en")
+    return code  # type: ignore[return-value]  # checked just above
+
+
+async def known_customer(services: Services, customer_id: str) -> str | None:
+    """The zabota customer behind ``customer_id``: our own id, or a phone number / channel key we know."""
+    if ZABOTA_CUSTOMER.match(customer_id):
+        return customer_id
+    phone = normalize_phone(customer_id)
+    candidates = [f"tel:{phone}"] if phone else []
+    candidates.append(customer_id)  # "tg:123", "web:w-1": a channel key as zabota writes it
+    for key in candidates:
+        found = await services.customers.lookup(key)
+        if found:
+            return found
+    return None
 
 
 class IntentOut(BaseModel):
@@ -100,15 +148,17 @@ async def triage(body: TriageIn, services: Annotated[Services, Depends(get_servi
     limit = services.settings.max_message_chars
     if len(text) > limit:
         raise ApiError(413, "message_too_long", f"text has {len(text)} characters; the limit is {limit}")
-    lang = body.lang or detect_language(text)
-    context = TriageContext(channel=body.channel)
+    lang = normalise_lang(body.lang, text)
+    channel = normalise_channel(body.channel)
+    context = TriageContext(channel=channel)
     profile: CustomerProfile | None = None
-    if body.customer_id is not None:
+    customer = await known_customer(services, body.customer_id) if body.customer_id else None
+    if customer is not None:
         # Read only: the same state the live path would use for this customer's next message.
-        state = await services.dispatcher.states.get(body.customer_id)
-        recent = await services.customers.recent_intents(body.customer_id, time.time())
-        context = state.context(body.channel, recent)
-        profile = await services.customers.profile(body.customer_id)
+        state = await services.dispatcher.states.get(customer)
+        recent = await services.customers.recent_intents(customer, time.time())
+        context = state.context(channel, recent)
+        profile = await services.customers.profile(customer)
     try:
         result = await services.engine.dry_run(text, lang, context, profile)
     except RasaUnavailable as exc:
