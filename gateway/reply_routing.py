@@ -17,11 +17,12 @@ from gateway.dispatch import Outcome
 from gateway.inbox import Inbox
 from gateway.outbound import CustomerChannels, Sent, reply_text
 from gateway.rasa_client import BotReply
+from gateway.texts import COPY_PLACES, COPY_SENT
 from gateway.triage import contact_profile
 from zabota.catalog import Catalog
 from zabota.channels.policy import ChannelChoice, ChannelPolicyConfig, choose_channels, content_from_replies
-from zabota.channels.voice import sent_note
 from zabota.identity import CustomerDirectory
+from zabota.language import Language
 
 log = structlog.get_logger(__name__)
 
@@ -115,5 +116,12 @@ class ReplyRouter:
 
     @staticmethod
     def note(routed: Routed, lang: str) -> str:
-        """ "Инструкцию отправил вам на электронную почту." for what was sent; "" when nothing was."""
-        return sent_note(routed.sent_channels, lang)
+        """«Копию ответа отправил вам на электронную почту.» for what was sent; "" when nothing was."""
+        language: Language = "en" if lang == "en" else "ru"
+        names = COPY_PLACES[language]
+        places = [names[channel] for channel in dict.fromkeys(routed.sent_channels) if channel in names]
+        if not places:
+            return ""
+        last = (" и " if language == "ru" else " and ") + places[-1]
+        joined = places[0] if len(places) == 1 else ", ".join(places[:-1]) + last
+        return COPY_SENT[language].format(places=joined)

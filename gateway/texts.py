@@ -54,3 +54,13 @@ PHONE_LINKED: dict[Language, str] = {
     "ru": "Спасибо, номер привязан: теперь я узнаю вас и по телефону, и в этом чате.",
     "en": "Thank you, your number is linked: I'll know you both on the phone and in this chat.",
 }
+
+# A chat answer was also sent elsewhere (a document by email): said in the chat, with where it went.
+COPY_SENT: dict[Language, str] = {
+    "ru": "Копию ответа отправил вам {places}.",
+    "en": "I've also sent this answer to you {places}.",
+}
+COPY_PLACES: dict[Language, dict[str, str]] = {
+    "ru": {"sms": "в SMS", "telegram": "в Telegram", "email": "на электронную почту"},
+    "en": {"sms": "by SMS", "telegram": "in Telegram", "email": "by email"},
+}

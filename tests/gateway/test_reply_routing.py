@@ -35,7 +35,7 @@ async def test_a_document_answer_goes_by_email_with_a_note(
     [mail] = smtp.received
     assert list(mail.rcpt_tos) == ["ivan@example.org"]
     assert "https://x/doc" in mail.message.get_payload(decode=True).decode()  # type: ignore[union-attr]
-    assert [note.text for note in notes] == ["Инструкцию отправил вам на электронную почту."]
+    assert [note.text for note in notes] == ["Копию ответа отправил вам на электронную почту."]
     assert history[-1].text == notes[0].text  # the note is in the conversation too
 
 
