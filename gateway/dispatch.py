@@ -114,7 +114,7 @@ class HandoffDesk(Protocol):
 
     async def active_for(self, customer_id: str) -> str | None: ...
 
-    async def customer_wrote(self, handoff_id: str, message: InboundMessage) -> None: ...
+    async def customer_wrote(self, handoff_id: str, message: InboundMessage) -> list[BotReply]: ...
 
     async def open(
         self,
@@ -175,9 +175,9 @@ class Dispatcher:
         conv = message.conversation_id
         handoff_id = await self._desk.active_for(conv)
         if handoff_id is not None:
-            await self._desk.customer_wrote(handoff_id, message)
+            notices = await self._desk.customer_wrote(handoff_id, message)
             log.info("dispatch.to_operator", message_id=message.message_id, handoff_id=handoff_id)
-            return Outcome(message, [], delivered=True, held=True)
+            return Outcome(message, notices, delivered=True, held=True)
 
         now = time.time()
         state = await self.states.get(conv)

@@ -128,7 +128,9 @@ class HandoffDesk:
     async def active_for(self, customer_id: str) -> str | None:
         return await self.store.active_for_customer(customer_id)
 
-    async def customer_wrote(self, handoff_id: str, message: InboundMessage) -> None:
+    async def customer_wrote(self, handoff_id: str, message: InboundMessage) -> list[BotReply]:
+        """Pass the message to the operators; returns what the customer is told (once per handoff, while nobody
+        has answered yet: that the message went to the specialist), else nothing - the person answers."""
         entry = HistoryEntry(
             role="customer",
             message_id=message.message_id,
@@ -139,6 +141,17 @@ class HandoffDesk:
         )
         frame = {"type": "customer_message", "handoff_id": handoff_id, "entry": entry.model_dump(mode="json")}
         await self._redis.publish(redis_keys.OPERATOR_EVENTS, json.dumps(frame, ensure_ascii=False))
+        handoff = await self.store.get(handoff_id)
+        if handoff is None or handoff.first_reply_at is not None:
+            return []
+        first = await self._redis.set(
+            redis_keys.handoff_wait_notice(handoff_id), "1", nx=True, ex=redis_keys.HANDOFF_WAIT_NOTICE_TTL_SECONDS
+        )
+        if not first:
+            return []
+        replies = [BotReply(text=texts.WITH_OPERATOR[message.lang])]
+        await self._inbox.record_replies(message, replies, delayed=False)
+        return replies
 
     async def open(
         self,

@@ -79,13 +79,14 @@ async def inbound_sms(
         channel=CHANNEL, sender_id=phone, text=text, metadata={}, customer_id=customer_id
     )
     log.info("sms.received", sender=phone_for_log(phone), delivered=outcome.delivered, held=outcome.held)
-    if not outcome.held:
-        if outcome.delivered:
-            copies = await services.replies.copies_for_chat(outcome)
-            texts = [reply_text(reply, with_buttons=True) for reply in [*outcome.replies, *copies]]
-        else:
-            texts = [DELAYED_ANSWER[outcome.message.lang]]
-        body = "\n\n".join(text for text in texts if text)
-        if body:
-            await services.channels.send_sms(phone, body)
+    if outcome.held:
+        texts = [reply_text(reply) for reply in outcome.replies]  # at most the "passed to the specialist" notice
+    elif outcome.delivered:
+        copies = await services.replies.copies_for_chat(outcome)
+        texts = [reply_text(reply, with_buttons=True) for reply in [*outcome.replies, *copies]]
+    else:
+        texts = [DELAYED_ANSWER[outcome.message.lang]]
+    body = "\n\n".join(text for text in texts if text)
+    if body:
+        await services.channels.send_sms(phone, body)
     return Response(EMPTY_TWIML, media_type="application/xml")

@@ -115,7 +115,11 @@ async def handle_inbound(services: Services, api: TelegramBotApi, inbound: Teleg
         channel=CHANNEL, sender_id=str(inbound.user_id), text=inbound.text, metadata={}, customer_id=customer_id
     )
     if outcome.held:
-        return  # an operator holds the conversation: their reply comes through the operator API
+        # An operator holds the conversation: their reply comes through the operator API; the customer only
+        # hears, once, that the message reached the specialist.
+        if outcome.replies:
+            await _send(api, inbound.chat_id, outcome.replies)
+        return
     if not outcome.delivered:
         await _send(api, inbound.chat_id, [BotReply(text=DELAYED_ANSWER[outcome.message.lang])])
         return

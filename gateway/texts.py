@@ -37,10 +37,10 @@ CLOSED: dict[Language, str] = {
     "ru": "Обращение закрыто. Спасибо, что написали нам!",
     "en": "Your request is closed. Thank you for contacting us!",
 }
-# While a person holds the conversation and has not answered yet, a message is acknowledged once.
+# While a handoff waits and no person has answered yet, the customer's first message is acknowledged (once).
 WITH_OPERATOR: dict[Language, str] = {
-    "ru": "Ваше сообщение передано специалисту.",
-    "en": "Your message has been passed to the specialist.",
+    "ru": "Передал ваше сообщение специалисту — он увидит его вместе с историей разговора.",
+    "en": "I've passed your message to the specialist, who will see it with the whole conversation.",
 }
 
 # Voice: what is said when the call is passed to a person.

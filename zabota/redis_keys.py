@@ -164,3 +164,13 @@ TELEGRAM_UPDATE_SEEN_TTL_SECONDS = 24 * 3600
 
 def telegram_update_seen(update_id: int) -> str:
     return TELEGRAM_UPDATE_SEEN.format(update_id=update_id)
+
+
+# String (SET NX): the customer was told once that their messages go to the specialist while a handoff waits
+# for an operator; later messages are passed on without repeating it. Expires with a p4 handoff's SLA.
+HANDOFF_WAIT_NOTICE = PREFIX + "handoff:{handoff_id}:wait_notice"
+HANDOFF_WAIT_NOTICE_TTL_SECONDS = 24 * 3600
+
+
+def handoff_wait_notice(handoff_id: str) -> str:
+    return HANDOFF_WAIT_NOTICE.format(handoff_id=handoff_id)

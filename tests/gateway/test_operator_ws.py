@@ -23,6 +23,7 @@ from starlette.websockets import WebSocketDisconnect
 
 from gateway import operator_hub
 from gateway.app import create_app
+from gateway.texts import WITH_OPERATOR
 from zabota import redis_keys
 
 WS = "/api/v1/operator/ws"
@@ -157,7 +158,8 @@ def test_customer_messages_while_held_and_updates_after_a_claim(client: TestClie
         handoff_id = new["item"]["handoff_id"]
 
         held = customer_writes(client, "w-h", "алло, есть кто-нибудь?")
-        assert held["replies"] == []  # the bot says nothing while a person holds the conversation
+        # the bot says nothing while a person holds the conversation; the customer hears once that it got there
+        assert [reply["text"] for reply in held["replies"]] == [WITH_OPERATOR["ru"]]
         message = ws_receive(anna)
         assert ws_receive(lena) == message
 

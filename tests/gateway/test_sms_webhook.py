@@ -169,7 +169,7 @@ async def test_rasa_down_answers_the_delayed_text_by_sms(start_sms: Any, twilio:
     assert await redis.xlen(redis_keys.PENDING_STREAM) == 1
 
 
-async def test_while_an_operator_holds_the_conversation_no_sms_goes_out(
+async def test_while_an_operator_holds_the_conversation_the_bot_stays_silent(
     start_sms: Any, twilio: FakeTwilio, fake_rasa: FakeRasa
 ) -> None:
     fake_rasa.intents = {"оператор": "request_human"}
@@ -177,11 +177,13 @@ async def test_while_an_operator_holds_the_conversation_no_sms_goes_out(
         opened = await post_signed(ctx, inbound_sms_form(CUSTOMER, "нужен оператор"))
         sent_after_opening = len(twilio.messages)
         held = await post_signed(ctx, inbound_sms_form(CUSTOMER, "алло"))
-    assert opened.status_code == held.status_code == 200
-    # The bot's answer and when a person answers went out as one SMS; nothing for the held message.
+        again = await post_signed(ctx, inbound_sms_form(CUSTOMER, "алло?"))
+    assert opened.status_code == held.status_code == again.status_code == 200
+    # The bot's answer and when a person answers went out as one SMS.
     assert sent_after_opening == 1
     assert "echo: нужен оператор" in twilio.messages[0]["body"]
-    assert len(twilio.messages) == 1
+    # The first held message is acknowledged once ("passed to the specialist"), the next ones not at all.
+    assert len(twilio.messages) == 2 and "специалисту" in twilio.messages[1]["body"]
     assert [request["message"] for request in fake_rasa.requests] == ["нужен оператор"]
 
 
