@@ -36,8 +36,8 @@ SENDER_ID_PATTERN = r"^[A-Za-z0-9_.:-]{1,128}$"
 # Client metadata is stored with the message and passed to Rasa; bound it like the text.
 MAX_METADATA_CHARS = 4096
 
-# The widget makes the id up (a random UUID) and keeps it; it is the conversation's only key until customer
-# identity mapping arrives, so the widget should not use guessable ids.
+# The widget makes the id up (a random UUID) and keeps it: the visitor's identity ("web:<id>", zabota/identity.py)
+# and the key to their history, so it must not be guessable.
 SenderId = Annotated[
     str,
     StringConstraints(min_length=1, max_length=128, pattern=SENDER_ID_PATTERN),
