@@ -358,7 +358,14 @@ class TelegramBotApi:
         message_id = result.get("message_id") if isinstance(result, dict) else None
         if not isinstance(message_id, int):
             raise TelegramError("sendMessage: the result has no message_id")
-        log.info("telegram.message_sent", chat_id=chat_id, message_id=message_id, chars=len(text), buttons=len(buttons))
+        # The chat id is the person's Telegram id: its last digits tell log lines apart, the whole would identify them.
+        log.info(
+            "telegram.message_sent",
+            chat=f"…{str(chat_id)[-3:]}",
+            message_id=message_id,
+            chars=len(text),
+            buttons=len(buttons),
+        )
         return message_id
 
     async def send_replies(self, chat_id: int, outgoing: Sequence[TelegramOutgoing]) -> list[int]:
