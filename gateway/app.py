@@ -100,7 +100,6 @@ def build_services(settings: GatewaySettings, redis: Redis) -> Services:
         inbox,
         customers,
         channels,
-        operators,
         sla,
         catalog,
         channel_policy,

@@ -27,7 +27,7 @@ from gateway import texts
 from gateway.conversation_state import ConversationState
 from gateway.dispatch import OpenedHandoff
 from gateway.inbox import HistoryEntry, InboundMessage, Inbox
-from gateway.operator_auth import Operator, OperatorDirectory
+from gateway.operator_auth import Operator
 from gateway.outbound import CustomerChannels
 from gateway.rasa_client import BotReply, RasaClient, RasaUnavailable
 from zabota import redis_keys
@@ -103,7 +103,6 @@ class HandoffDesk:
         inbox: Inbox,
         customers: CustomerDirectory,
         channels: CustomerChannels,
-        operators: OperatorDirectory,
         sla: SlaPolicy,
         catalog: Catalog,
         channel_policy: ChannelPolicyConfig,
@@ -117,7 +116,6 @@ class HandoffDesk:
         self._inbox = inbox
         self._customers = customers
         self._channels = channels
-        self._operators = operators
         self._sla = sla
         self._catalog = catalog
         self.channel_policy = channel_policy
@@ -298,6 +296,3 @@ class HandoffDesk:
             text=text[lang].format(**values),
         )
         await self._channels.deliver(handoff.customer_id, [entry])
-
-    def operator_name(self, operator_id: str | None) -> str | None:
-        return self._operators.name_of(operator_id) if operator_id else None
