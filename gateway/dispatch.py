@@ -109,7 +109,7 @@ def triage_metadata(nlu: NluResult, decision: TriageDecision) -> dict[str, Any]:
     return data
 
 
-class HandoffDesk(Protocol):
+class OperatorSide(Protocol):
     """The operator side as the dispatcher sees it (gateway/handoff_desk.py)."""
 
     async def active_for(self, customer_id: str) -> str | None: ...
@@ -135,7 +135,7 @@ class Dispatcher:
         engine: TriageEngine,
         states: ConversationStateStore,
         customers: CustomerDirectory,
-        desk: HandoffDesk,
+        desk: OperatorSide,
         catalog: Catalog,
     ) -> None:
         self._inbox = inbox
