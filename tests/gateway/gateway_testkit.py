@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import socket
 import threading
 import time
@@ -22,11 +21,10 @@ from redis.asyncio import Redis
 from gateway.operator_auth import token_digest
 from gateway.services import Services
 from gateway.settings import GatewaySettings
+from tests.redis_isolation import TEST_REDIS_URL
 from zabota import redis_keys
 
 # Tests use database 15 and nothing else, each test under its own key prefix (conftest.key_prefix).
-TEST_REDIS_URL = os.environ.get("ZABOTA_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
-assert TEST_REDIS_URL.rstrip("/").endswith("/15"), "gateway tests must use Redis database 15 only"
 RASA_TOKEN = "test-token"
 
 

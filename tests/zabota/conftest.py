@@ -10,3 +10,9 @@ from pathlib import Path
 # `zabota`). The Makefile exports PYTHONPATH, a bare run does not; `pythonpath = ["."]` in pyproject.toml would
 # make this redundant.
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from tests import redis_isolation  # after the sys.path line above
+
+# The real Redis, isolated per test (tests/redis_isolation.py): ``key_prefix`` (autouse) and ``redis``.
+key_prefix = redis_isolation.key_prefix
+redis = redis_isolation.redis

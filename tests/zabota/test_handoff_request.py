@@ -1,18 +1,11 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from typing import Any
-
-import pytest
-from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
 from zabota.catalog import load_catalog
 from zabota.handoff_request import DEFAULT_PRIORITY, HandoffRecord, build_handoff, transcript_from_events
 from zabota.redaction import CARD_MASK, PASSPORT_MASK
-
-TEST_REDIS_URL = "redis://127.0.0.1:6379/15"  # the tests' database: flushed before and after each test
 
 EVENTS: list[dict[str, Any]] = [
     {"event": "action", "name": "action_listen", "timestamp": 1.0},
@@ -22,22 +15,6 @@ EVENTS: list[dict[str, Any]] = [
     {"event": "bot", "text": None, "timestamp": 3.5},
     {"event": "user", "text": "паспорт 45 06 123456", "timestamp": 4.0},
 ]
-
-
-@pytest.fixture
-async def redis_db15() -> AsyncIterator[Redis]:
-    client = Redis.from_url(TEST_REDIS_URL)
-    try:
-        await client.ping()
-    except (RedisError, OSError):
-        await client.aclose()
-        pytest.skip("no Redis at 127.0.0.1:6379")
-    await client.flushdb()
-    try:
-        yield client
-    finally:
-        await client.flushdb()
-        await client.aclose()
 
 
 def test_transcript_keeps_customer_and_bot_lines_redacted() -> None:

@@ -5,10 +5,7 @@ recent problem intents behind the recurring-problem rule."""
 from __future__ import annotations
 
 import asyncio
-import os
 import re
-import uuid
-from collections.abc import AsyncIterator
 
 import pytest
 from redis.asyncio import Redis
@@ -22,46 +19,11 @@ from zabota.identity import (
     channel_key,
 )
 
-TEST_REDIS_URL = os.environ.get("ZABOTA_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
-assert TEST_REDIS_URL.rstrip("/").endswith("/15"), "these tests must use Redis database 15 only"
-
 CUSTOMER_ID = re.compile(r"^c-[0-9a-f]{16}$")
 NOW = 1_700_000_000.0
 MINUTE = 60.0
 HOUR = 3600.0
 DAY = 24 * HOUR
-
-
-@pytest.fixture(autouse=True)
-def key_prefix(monkeypatch: pytest.MonkeyPatch) -> str:
-    """Every zabota key of this test under its own prefix (database 15 is shared with other runs)."""
-    root = redis_keys.PREFIX  # read once: PREFIX itself is among the names rewritten below
-    prefix = f"{root}test-{uuid.uuid4().hex[:12]}:"
-    for name in dir(redis_keys):
-        value = getattr(redis_keys, name)
-        if name.isupper() and isinstance(value, str) and value.startswith(root):
-            monkeypatch.setattr(redis_keys, name, prefix + value.removeprefix(root))
-    assert redis_keys.identity("web:x").startswith(prefix)
-    assert redis_keys.customer_intents("c").startswith(prefix)
-    return prefix
-
-
-@pytest.fixture
-async def redis(key_prefix: str) -> AsyncIterator[Redis]:
-    """Database 15 of the real Redis; this test's keys are deleted before and after (nobody else's)."""
-    client = Redis.from_url(TEST_REDIS_URL, decode_responses=True)
-
-    async def clean() -> None:
-        keys = [key async for key in client.scan_iter(match=key_prefix + "*")]
-        if keys:
-            await client.delete(*keys)
-
-    await clean()
-    try:
-        yield client
-    finally:
-        await clean()
-        await client.aclose()
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import time
 from collections.abc import Mapping
 from types import TracebackType
@@ -20,8 +19,6 @@ from zabota.handoffs.summary import CustomerInfo, HandoffSummary, IntentSeen, bu
 from zabota.triage.model import Reason, ReasonCode, Signal, TriageDecision
 
 # Tests use database 15 and nothing else, each test under its own key prefix (conftest.key_prefix).
-TEST_REDIS_URL = os.environ.get("ZABOTA_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
-assert TEST_REDIS_URL.rstrip("/").endswith("/15"), "handoff tests must use Redis database 15 only"
 
 # Luhn-valid (checked in test_handoff_summary), grouped as customers type it.
 CARD = "4276 3800 1234 5679"
