@@ -10,9 +10,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import structlog
 from redis.asyncio import Redis
 
+from gateway.errors import ApiError
 from zabota import redis_keys
+
+log = structlog.get_logger(__name__)
 
 WINDOW_SECONDS = 60
 
@@ -41,3 +45,15 @@ class RateLimiter:
             count, _ = await pipe.execute()
         retry_after = max(1, int((window + 1) * WINDOW_SECONDS - now))
         return RateDecision(int(count) <= self._limit, int(count), retry_after)
+
+    async def enforce(self, sender: str) -> None:
+        """``hit``, and a 429 ``ApiError`` (with Retry-After) when the sender is over the limit."""
+        decision = await self.hit(sender)
+        if not decision.allowed:
+            log.warning("ratelimit.refused", channel=sender.split(":", 1)[0], count=decision.count)
+            raise ApiError(
+                429,
+                "rate_limited",
+                f"too many messages: at most {self._limit} a minute; retry in {decision.retry_after_seconds} s",
+                headers={"Retry-After": str(decision.retry_after_seconds)},
+            )

@@ -16,7 +16,6 @@ from gateway.errors import ApiError, ErrorBody
 from gateway.outbound import reply_text
 from gateway.services import Services, get_services
 from gateway.texts import DELAYED_ANSWER
-from gateway.webchat import enforce_rate_limit
 from zabota.channels.phones import normalize_phone, phone_for_log
 from zabota.identity import channel_key
 
@@ -72,7 +71,7 @@ async def inbound_sms(
         return Response(EMPTY_TWIML, media_type="application/xml")
     if len(text) > settings.max_message_chars:
         text = text[: settings.max_message_chars]
-    await enforce_rate_limit(services, f"{CHANNEL}:{phone}")
+    await services.limiter.enforce(f"{CHANNEL}:{phone}")
     customer_id = await services.customers.resolve(channel_key("tel", phone))
     await services.customers.update_profile(customer_id, phone=phone, last_channel=CHANNEL)
     outcome = await services.dispatcher.handle(

@@ -26,7 +26,6 @@ from gateway.errors import ApiError, ErrorBody
 from gateway.rasa_client import BotReply
 from gateway.services import Services, get_services
 from gateway.texts import DELAYED_ANSWER, PHONE_LINKED
-from gateway.webchat import enforce_rate_limit
 from zabota import redis_keys
 from zabota.identity import channel_key
 from zabota.language import Language
@@ -79,7 +78,7 @@ async def telegram_update(
     if await services.redis.exists(seen_key):
         log.info("telegram.update_repeated", update_id=inbound.update_id)
         return {"ok": True, "handled": False}
-    await enforce_rate_limit(services, f"{CHANNEL}:{inbound.user_id}")
+    await services.limiter.enforce(f"{CHANNEL}:{inbound.user_id}")
     await handle_inbound(services, api, inbound)
     await services.redis.set(seen_key, "1", ex=redis_keys.TELEGRAM_UPDATE_SEEN_TTL_SECONDS)
     return {"ok": True, "handled": True}

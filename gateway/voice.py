@@ -20,7 +20,6 @@ from gateway.operator_auth import bearer_token
 from gateway.outbound import reply_text
 from gateway.services import Services, get_services
 from gateway.texts import DELAYED_ANSWER, VOICE_TRANSFER
-from gateway.webchat import enforce_rate_limit
 from zabota.channels.phones import normalize_phone, phone_for_log
 from zabota.channels.voice import spoken_text
 from zabota.identity import channel_key
@@ -89,7 +88,7 @@ async def voice_event(
     limit = services.settings.max_message_chars
     if len(text) > limit:
         raise ApiError(413, "message_too_long", f"text has {len(text)} characters; the limit is {limit}")
-    await enforce_rate_limit(services, f"{CHANNEL}:{caller}")
+    await services.limiter.enforce(f"{CHANNEL}:{caller}")
 
     customer_id = await services.customers.resolve(channel_key("tel", caller))
     await services.customers.update_profile(customer_id, phone=caller, last_channel=CHANNEL)

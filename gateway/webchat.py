@@ -101,7 +101,7 @@ async def post_message(body: WebchatMessageIn, response: Response, services: Ser
     if len(json.dumps(metadata, ensure_ascii=False)) > MAX_METADATA_CHARS:
         raise ApiError(413, "metadata_too_large", f"metadata is over {MAX_METADATA_CHARS} characters as JSON")
 
-    await enforce_rate_limit(services, f"{CHANNEL}:{body.sender_id}")
+    await services.limiter.enforce(f"{CHANNEL}:{body.sender_id}")
     customer_id = await webchat_customer(services, body.sender_id)
     outcome = await services.dispatcher.handle(
         channel=CHANNEL, sender_id=body.sender_id, text=text, metadata=metadata, customer_id=customer_id
@@ -152,19 +152,6 @@ async def webchat_customer(services: Services, sender_id: str) -> str:
     customer_id = await services.customers.resolve(channel_key("web", sender_id))
     await services.customers.update_profile(customer_id, last_channel=CHANNEL, webchat_id=sender_id)
     return customer_id
-
-
-async def enforce_rate_limit(services: Services, sender: str) -> None:
-    decision = await services.limiter.hit(sender)
-    if not decision.allowed:
-        log.warning("ratelimit.refused", channel=sender.split(":", 1)[0], count=decision.count)
-        raise ApiError(
-            429,
-            "rate_limited",
-            f"too many messages: at most {services.settings.rate_limit_per_minute} a minute; "
-            f"retry in {decision.retry_after_seconds} s",
-            headers={"Retry-After": str(decision.retry_after_seconds)},
-        )
 
 
 # ---------------------------------------------------------------------------------------------- WebSocket
@@ -309,7 +296,7 @@ async def _on_frame(
         )
         return
     try:
-        await enforce_rate_limit(services, f"{CHANNEL}:{sender_id}")
+        await services.limiter.enforce(f"{CHANNEL}:{sender_id}")
     except ApiError as exc:
         await send({"type": "error", "code": exc.error, "detail": exc.detail, "client_id": frame.client_id})
         return
