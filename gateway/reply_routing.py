@@ -72,9 +72,7 @@ class ReplyRouter:
             texts, has_kb_article=bool(outcome.kb_articles), intent_handling=entry.handling if entry else None
         )
         profile = await self._customers.profile(message.conversation_id)
-        choices = choose_channels(
-            message.channel, content, contact_profile(profile, message.channel, caller), self._policy
-        )
+        choices = choose_channels(message.channel, content, contact_profile(profile, caller), self._policy)
         full_text = "\n\n".join(text for text in texts if text)
         sent: list[Sent] = []
         for choice in choices:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from typing import get_args
 
 import structlog
 
@@ -25,7 +26,7 @@ from zabota.channels.policy import (
     choose_channels,
     content_from_replies,
 )
-from zabota.identity import CustomerProfile
+from zabota.identity import CustomerProfile, PreferredChannel
 from zabota.triage import SignalDetector, TriagePolicy
 from zabota.triage.model import NluResult, TriageContext, TriageDecision
 
@@ -56,10 +57,11 @@ class DryRun:
     reply_channels: list[ChannelChoice]
 
 
-def contact_profile(profile: CustomerProfile | None, channel: str, caller: str | None = None) -> ContactProfile:
+def contact_profile(profile: CustomerProfile | None, caller: str | None = None) -> ContactProfile:
+    """Where the channel policy can reach the customer; ``caller`` is the number a call comes from."""
     if profile is None:
         return ContactProfile(phone=caller)
-    preferred = profile.preferred_channel if profile.preferred_channel in ("sms", "telegram", "email") else None
+    preferred = profile.preferred_channel if profile.preferred_channel in get_args(PreferredChannel) else None
     return ContactProfile(
         phone=caller or profile.phone,
         email=profile.email,
@@ -113,7 +115,7 @@ class TriageEngine:
         )
         # A call always comes from a number: the SMS goes to the caller even when the customer is not known yet.
         caller = CALLER_PLACEHOLDER if context.channel == "voice" and not (profile and profile.phone) else None
-        contacts = contact_profile(profile, context.channel, caller)
+        contacts = contact_profile(profile, caller)
         channels = choose_channels(context.channel, content, contacts, self._channels)
         return DryRun(nlu, decision, kb, channels)
 

@@ -117,17 +117,17 @@ async def test_without_a_knowledge_base_there_are_no_articles(engine: TriageEngi
 
 
 def test_contact_profile_for_the_dry_run() -> None:
-    assert contact_profile(None, "voice", CALLER_PLACEHOLDER) == ContactProfile(phone=CALLER_PLACEHOLDER)
-    assert contact_profile(None, "webchat") == ContactProfile()
+    assert contact_profile(None, CALLER_PLACEHOLDER) == ContactProfile(phone=CALLER_PLACEHOLDER)
+    assert contact_profile(None) == ContactProfile()
     profile = CustomerProfile(
         customer_id="c-1", phone="+79161234567", email="a@b.ru", telegram_chat_id=7, preferred_channel="vk"
     )
-    assert contact_profile(profile, "webchat") == ContactProfile(
+    assert contact_profile(profile) == ContactProfile(
         phone="+79161234567", email="a@b.ru", telegram_chat_id=7, preferred=None
     )
-    assert contact_profile(profile, "voice", "+79990001122").phone == "+79990001122"
+    assert contact_profile(profile, "+79990001122").phone == "+79990001122"
     preferring_sms = CustomerProfile(customer_id="c-1", preferred_channel="sms")
-    assert contact_profile(preferring_sms, "webchat").preferred == "sms"
+    assert contact_profile(preferring_sms).preferred == "sms"
 
 
 # --- triage_metadata: what the bot is told ---------------------------------------------------------------------------
