@@ -26,12 +26,14 @@ import yaml
 
 from zabota.catalog import Priority
 from zabota.language import detect_language
+from zabota.transliteration import RussianTransliteration
 from zabota.triage.model import PRIORITY_ORDER, Signal, SignalKind
 
 DEFAULT_SIGNALS = Path(__file__).with_name("signals.yml")
 _PARTICIPLES = frozenset({"PRTF", "PRTS", "GRND"})
 SUPPORTED_LANGS = ("ru", "en")
 MAX_GAP = 4
+_LATIN = re.compile("[A-Za-z]")
 RECENT = 64  # analyses kept for a repeated call on the same message
 # a gap in a pattern does not cross these; it does cross a hyphen («где-то» is three tokens)
 CLAUSE_BREAKS = (".", ",", "!", "?", ";", ":", "…", "(", ")", "—", "–", "«", "»", '"')
@@ -370,6 +372,7 @@ class SignalDetector:
         self._load_lock = threading.Lock()
         self._recent: OrderedDict[tuple[str, str], TextAnalysis] = OrderedDict()
         self._recent_lock = threading.Lock()
+        self._transliteration: RussianTransliteration | None = None
 
     @property
     def config(self) -> SignalConfig:
@@ -413,6 +416,27 @@ class SignalDetector:
             lang = detect_language(text)
         if not text or not text.strip():
             return TextAnalysis((), frozenset(), lang)
+        found = self._match(text, lang)
+        # Russian in Latin letters («ne hochu zhit») is read back in Cyrillic and matched as Russian too, whatever
+        # language the message was taken for: the signals of both readings count
+        reading = self._translit().read(text) if _LATIN.search(text) else None
+        if reading is not None:
+            extra = self._match(reading.text, "ru")
+            known = {s.kind for s in found.signals}
+            signals = [*found.signals, *(s for s in extra.signals if s.kind not in known)]
+            signals.sort(key=lambda s: (PRIORITY_ORDER[s.priority], KINDS.index(s.kind)))
+            found = TextAnalysis(tuple(signals), found.intent_cues | extra.intent_cues, lang)
+        return found
+
+    def _translit(self) -> RussianTransliteration:
+        if self._transliteration is None:
+            morph = self._lang("ru").morph
+            if morph is None:
+                raise RuntimeError("the Russian pipeline has no pymorphy3 lemmatizer to read translit with")
+            self._transliteration = RussianTransliteration(morph.word_is_known)
+        return self._transliteration
+
+    def _match(self, text: str, lang: str) -> TextAnalysis:
         config = self.config
         state = self._lang(lang)
         with state.lock:

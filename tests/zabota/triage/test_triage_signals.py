@@ -387,3 +387,22 @@ def test_unknown_kind_in_config_is_refused() -> None:
     text = DEFAULT_SIGNALS.read_text(encoding="utf-8").replace("  human_request: {", "  human_requests: {", 1)
     with pytest.raises(ValueError, match="human_requests"):
         parse_signal_config(text)
+
+
+# -- Russian in Latin letters -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "lang", "kind"),
+    [
+        ("ne hochu bolshe zhit", "en", "self_harm"),
+        ("ya hochu pokonchit s soboj", "ru", "self_harm"),
+        ("byvshij muzh ugrozhaet mne", "en", "threat"),
+    ],
+)
+def test_translit_russian_is_matched_as_russian(detector: SignalDetector, text: str, lang: str, kind: str) -> None:
+    assert kind in {s.kind for s in detector.detect(text, lang)}
+
+
+def test_english_is_not_read_as_translit(detector: SignalDetector) -> None:
+    assert detector.detect("my router is not working since monday", "en") == []
