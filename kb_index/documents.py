@@ -9,6 +9,7 @@ question, as real FAQ exports have) become one document with all the questions.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import hashlib
 import json
 import re
@@ -131,13 +132,47 @@ def parse_markdown(text: str, source: str = "<text>") -> Document:
     )
 
 
-def load_markdown_dir(directory: Path) -> LoadResult:
+# An article's ways of asking live beside the articles: <articles>/../questions/<lang>/<id>.txt, one question a
+# line, "#" lines are comments. Customers rarely use an article's words; its questions are searched like its title.
+QUESTIONS_DIR = "questions"
+# More questions than this per article are refused: they are ways of asking, not a second corpus.
+MAX_QUESTIONS = 500
+
+
+def read_questions(path: Path) -> tuple[str, ...]:
+    """The questions of one ``<id>.txt``: one a line, blank and ``#`` lines skipped, duplicates dropped."""
+    seen: dict[str, None] = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            seen.setdefault(line, None)
+    if len(seen) > MAX_QUESTIONS:
+        raise ValueError(f"{len(seen)} questions, over the limit of {MAX_QUESTIONS}")
+    return tuple(seen)
+
+
+def load_markdown_dir(directory: Path, questions_dir: Path | None = None) -> LoadResult:
+    """Every ``.md`` article under ``directory``, each with its ways of asking from ``questions_dir``
+    (default: the ``questions`` folder beside ``directory``, when there is one)."""
     result = LoadResult()
+    questions_dir = questions_dir or directory.parent / QUESTIONS_DIR
     for path in sorted(directory.rglob("*.md")):
         try:
-            result.documents.append(parse_markdown(path.read_text(encoding="utf-8"), str(path)))
+            document = parse_markdown(path.read_text(encoding="utf-8"), str(path))
         except (ValueError, UnicodeDecodeError, yaml.YAMLError) as error:
             result.errors.append(LoadError(str(path), 0, str(error).splitlines()[0]))
+            continue
+        extra = questions_dir / document.lang / f"{document.id}.txt"
+        if extra.is_file():
+            try:
+                questions = read_questions(extra)
+            except (ValueError, UnicodeDecodeError) as error:
+                result.errors.append(LoadError(str(extra), 0, str(error).splitlines()[0]))
+            else:
+                known = set(document.questions) | {document.title}
+                added = tuple(q for q in questions if q not in known)
+                document = dataclasses.replace(document, questions=(*document.questions, *added))
+        result.documents.append(document)
     return result
 
 

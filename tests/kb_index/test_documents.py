@@ -276,3 +276,29 @@ def test_directory_without_articles_is_a_source_error(tmp_path: Path) -> None:
     _write(tmp_path / "notes.txt", "not an article")
     with pytest.raises(SourceError, match="no documents"):
         load_source(tmp_path)
+
+
+def test_an_articles_ways_of_asking_come_from_the_questions_folder_beside_it(tmp_path: Path) -> None:
+    _write(tmp_path / "articles" / "en" / "router-reboot.md", ARTICLE)
+    _write(
+        tmp_path / "questions" / "en" / "router-reboot.txt",
+        "# router-reboot: ways of asking\nthe lights on the box went off\n\nno internet since morning\n"
+        "no internet since morning\n",
+    )
+    result = load_source(tmp_path / "articles")
+    assert result.documents[0].questions == ("the lights on the box went off", "no internet since morning")
+    assert result.errors == []
+
+
+def test_an_article_without_questions_loads_as_before(tmp_path: Path) -> None:
+    _write(tmp_path / "articles" / "en" / "router-reboot.md", ARTICLE)
+    _write(tmp_path / "questions" / "ru" / "router-reboot.txt", "другой язык\n")
+    assert load_source(tmp_path / "articles").documents[0].questions == ()
+
+
+def test_an_oversized_questions_file_is_reported_and_the_article_kept(tmp_path: Path) -> None:
+    _write(tmp_path / "articles" / "en" / "router-reboot.md", ARTICLE)
+    _write(tmp_path / "questions" / "en" / "router-reboot.txt", "".join(f"question {i}\n" for i in range(600)))
+    result = load_source(tmp_path / "articles")
+    assert [d.id for d in result.documents] == ["router-reboot"] and result.documents[0].questions == ()
+    assert "over the limit" in result.errors[0].reason
