@@ -49,6 +49,25 @@ def test_dev_triage_set_mix() -> None:
     assert routine["advance_question"] >= 30 and routine["praise"] >= 20 and routine["tricky"] >= 30
 
 
+def test_heldout_triage_set_mix() -> None:
+    cases = read_cases(WILD / "triage.csv")
+    assert len(cases) >= 300
+    escalations = [c for c in cases if c.escalate]
+    assert len(escalations) >= len(cases) // 2
+    assert Counter(c.priority for c in escalations)["p1"] >= 30
+    assert {c.lang for c in cases} == {"ru", "en"}
+
+
+def test_intent_sets_cover_every_intent() -> None:
+    intents = set(load_catalog().intents)
+    total = 0
+    for lang in ("ru", "en"):
+        data = rows(WILD / f"intents_{lang}.csv")
+        total += len(data)
+        assert {r["intent"] for r in data} == intents, lang
+    assert total >= 600
+
+
 def test_kb_set_covers_every_topic_in_both_languages() -> None:
     topics = set(load_catalog().kb_topics)
     data = rows(WILD / "kb.csv")
@@ -60,15 +79,26 @@ def test_kb_set_covers_every_topic_in_both_languages() -> None:
 
 def test_heldout_shares_nothing_with_what_the_service_learns_from(seen: set[str]) -> None:
     texts = [r["query"] for r in rows(WILD / "kb.csv")] + [r["text"] for r in rows(WILD / "kb_negatives.csv")]
+    texts += [c.text for c in read_cases(WILD / "triage.csv")]
+    texts += [r["text"] for lang in ("ru", "en") for r in rows(WILD / f"intents_{lang}.csv")]
     assert [t for t in texts if normalise(t) in seen] == []
 
 
 def test_heldout_shares_nothing_with_the_development_set() -> None:
     dev = {normalise(c.text) for c in read_cases(WILD_DEV / "triage.csv")}
-    assert [r["query"] for r in rows(WILD / "kb.csv") if normalise(r["query"]) in dev] == []
+    heldout = [r["query"] for r in rows(WILD / "kb.csv")] + [c.text for c in read_cases(WILD / "triage.csv")]
+    heldout += [r["text"] for lang in ("ru", "en") for r in rows(WILD / f"intents_{lang}.csv")]
+    assert [t for t in heldout if normalise(t) in dev] == []
 
 
-@pytest.mark.parametrize("path", ["wild/kb.csv", "wild/kb_negatives.csv", "wild_dev/triage.csv"])
+@pytest.mark.parametrize("path", [
+        "wild/kb.csv",
+        "wild/kb_negatives.csv",
+        "wild/triage.csv",
+        "wild/intents_ru.csv",
+        "wild/intents_en.csv",
+        "wild_dev/triage.csv",
+    ],)
 def test_no_duplicates_within_a_set(path: str) -> None:
     data = rows(ROOT / "bench" / "data" / path)
     column = next(c for c in ("text", "query") if c in data[0])
