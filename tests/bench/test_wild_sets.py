@@ -12,6 +12,7 @@ import pytest
 
 from bench.heldout import ROOT, normalise, training_texts
 from bench.triage_eval import read_cases
+from kb_index.documents import read_questions
 from zabota.catalog import load_catalog
 
 WILD = ROOT / "bench" / "data" / "wild"
@@ -25,12 +26,16 @@ def rows(path: Path) -> list[dict[str, str]]:
 
 
 def kb_question_texts() -> set[str]:
-    out: set[str] = set()
-    for path in KB_QUESTIONS.rglob("*.txt"):
-        for line in path.read_text(encoding="utf-8").splitlines():
-            if line.strip() and not line.startswith("#"):
-                out.add(normalise(line))
-    return out
+    """The articles' ways of asking, read as the index reads them."""
+    return {normalise(q) for path in KB_QUESTIONS.rglob("*.txt") for q in read_questions(path)}
+
+
+def heldout_texts() -> list[str]:
+    """Every message of the held-out sets (bench/data/wild)."""
+    texts = [r["query"] for r in rows(WILD / "kb.csv")] + [r["text"] for r in rows(WILD / "kb_negatives.csv")]
+    texts += [c.text for c in read_cases(WILD / "triage.csv")]
+    texts += [r["text"] for lang in ("ru", "en") for r in rows(WILD / f"intents_{lang}.csv")]
+    return texts
 
 
 @pytest.fixture(scope="module")
@@ -78,18 +83,13 @@ def test_kb_set_covers_every_topic_in_both_languages() -> None:
 
 
 def test_heldout_shares_nothing_with_what_the_service_learns_from(seen: set[str]) -> None:
-    texts = [r["query"] for r in rows(WILD / "kb.csv")] + [r["text"] for r in rows(WILD / "kb_negatives.csv")]
-    texts += [c.text for c in read_cases(WILD / "triage.csv")]
-    texts += [r["text"] for lang in ("ru", "en") for r in rows(WILD / f"intents_{lang}.csv")]
-    assert [t for t in texts if normalise(t) in seen] == []
+    assert [t for t in heldout_texts() if normalise(t) in seen] == []
 
 
 def test_heldout_shares_nothing_with_the_development_set() -> None:
     dev = {normalise(c.text) for c in read_cases(WILD_DEV / "triage.csv")}
     dev |= {normalise(r["query"]) for r in rows(WILD_DEV / "kb.csv")}
-    heldout = [r["query"] for r in rows(WILD / "kb.csv")] + [c.text for c in read_cases(WILD / "triage.csv")]
-    heldout += [r["text"] for lang in ("ru", "en") for r in rows(WILD / f"intents_{lang}.csv")]
-    assert [t for t in heldout if normalise(t) in dev] == []
+    assert [t for t in heldout_texts() if normalise(t) in dev] == []
 
 
 @pytest.mark.parametrize(
