@@ -387,10 +387,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     detector = SignalDetector()
     detector.warm_up()  # pipeline loading is not detection latency
     config = TriageConfig.from_env()
-    policy = TriagePolicy(load_catalog(), config, cues=detector.intent_cues)
+    policy = TriagePolicy(load_catalog(), config, cues=detector.intent_cues, vetoes=detector.intent_vetoes)
     variants = {
         name: TriagePolicy(
-            load_catalog(), dataclasses.replace(config, sensitive_min_confidence=gate), cues=detector.intent_cues
+            load_catalog(),
+            dataclasses.replace(config, sensitive_min_confidence=gate),
+            cues=detector.intent_cues,
+            vetoes=detector.intent_vetoes,
         )
         for name, gate in GATE_VARIANTS.items()
         if gate != config.sensitive_min_confidence

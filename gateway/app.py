@@ -83,7 +83,7 @@ def build_services(settings: GatewaySettings, redis: Redis) -> Services:
     kb = LiveRetriever(kb_settings.index_dir, create_embedder(kb_settings.embedder), kb_settings.search)
     detector = shared_signal_detector()
     # The cues let TRIAGE_SENSITIVE_MIN_CONFIDENCE (off by default) confirm doubtful sensitive intents.
-    policy = TriagePolicy(catalog, TriageConfig.from_env(), cues=detector.intent_cues)
+    policy = TriagePolicy(catalog, TriageConfig.from_env(), cues=detector.intent_cues, vetoes=detector.intent_vetoes)
     engine = TriageEngine(rasa, detector, policy, catalog, kb, channel_policy)
     channels = CustomerChannels(
         redis,

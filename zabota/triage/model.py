@@ -22,9 +22,13 @@ SignalKind = Literal[
     "child_at_risk",  # a child in danger, abused, contacted by a stranger: p2
     "abuse",  # harassment, stalking, domestic abuse, blackmail: p2
     "data_leak",  # personal data leaked, someone else sees my data, account taken over: p2
+    "fraud",  # fraud told by its facts: a charge, a SIM swap, a code given to a "security service": p2
+    "lost_device",  # the phone or SIM lost or stolen (not asked about in advance): p2
     "legal",  # court, lawyer, regulator (Роскомнадзор, Роспотребнадзор, prosecutor), formal claim: p3
     "anger",  # strong anger: insults, caps, "last time", "disgusting": p3 (complexity)
+    "bereavement",  # someone close died, told without the usual words: p3
     "human_request",  # an explicit request for a person: p3 (complexity, never stonewalled)
+    "leaving",  # the customer says they are leaving for good: p3 (complexity, to retention as cancel_contract)
 ]
 
 ReasonCode = Literal[
@@ -35,6 +39,7 @@ ReasonCode = Literal[
     "kb_unhelpful",  # the knowledge-base answer was marked unhelpful twice
     "recurring",  # the same problem three times in seven days
     "anger",  # strong anger
+    "leaving",  # the customer says they are leaving: cancel_contract, to a person who can keep them
     "routine",  # nothing to escalate: the bot answers
 ]
 

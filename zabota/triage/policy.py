@@ -8,9 +8,14 @@ every reason that applied (docs: spec/PRODUCT.md, "Triage policy").
 - A sensitive intent the NLU is unsure of (below ``sensitive_min_confidence``) counts only when the text
   confirms it: «батарейка в пульте умерла» is not a bereavement at 0.23 (a doubtful p1
   intent counts unless another signal explains the message).
+- A sensitive or escalate intent the text explains away does not count, however confident the NLU (``vetoes``,
+  signals.yml ``intent_vetoes``): "what should I do if my phone ever gets stolen" is a question asked in advance,
+  not a stolen phone; «дедушка ушёл на пенсию» is no bereavement. Never a p1 intent, never when a signal stands
+  for the same intent.
 - Complexity escalates at ``complexity_priority`` (p3): two low-confidence turns in a row, the knowledge-base
   answer marked unhelpful twice, the same problem ``recurring_count`` times in ``recurring_days`` days, strong
-  anger, an explicit request for a person.
+  anger, an explicit request for a person. A customer who says they are leaving goes to a person as
+  cancel_contract (retention), at that intent's priority.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ from zabota.triage.signals import is_sensitive
 
 ENV_PREFIX = "TRIAGE_"
 REQUEST_HUMAN = "request_human"
+CANCEL_CONTRACT = "cancel_contract"
 # intents a complaint about can come back: the recurring rule counts these only
 PROBLEM_HANDLING = frozenset({"flow", "kb"})
 NEGATIVE_INTENTS = frozenset({"complaint", "deny"})
@@ -109,17 +115,20 @@ class TriagePolicy:
     """``cues(text, lang)`` -> the intents the text confirms (``SignalDetector.intent_cues``; it reuses the
     analysis ``detect`` just made of the same message). It is what lets the policy doubt a sensitive intent the
     NLU is unsure of (``TriageConfig.sensitive_min_confidence``): without it every sensitive intent counts,
-    as the catalog alone would have it, since nothing could confirm a doubtful one."""
+    as the catalog alone would have it, since nothing could confirm a doubtful one. ``vetoes(text, lang)`` -> the
+    intents the text explains away (``SignalDetector.intent_vetoes``); without it nothing is explained away."""
 
     def __init__(
         self,
         catalog: Catalog,
         config: TriageConfig | None = None,
         cues: Callable[[str, str], Collection[str]] | None = None,
+        vetoes: Callable[[str, str], Collection[str]] | None = None,
     ) -> None:
         self.catalog = catalog
         self.config = config or TriageConfig()
         self.cues = cues
+        self.vetoes = vetoes
 
     def decide(
         self,
@@ -136,6 +145,7 @@ class TriagePolicy:
         sensitive_signals = [s for s in signals if is_sensitive(s)]
         anger = next((s for s in signals if s.kind == "anger"), None)
         asks_human = next((s for s in signals if s.kind == "human_request"), None)
+        leaving = next((s for s in signals if s.kind == "leaving"), None)
 
         reasons: list[Reason] = []
         # what escalates, as (priority, the intent the bot then acts on); sensitive ones are kept apart, so
@@ -146,6 +156,9 @@ class TriagePolicy:
         # 1. the intent itself: sensitive or escalate in the catalog, unless it is a doubtful guess
         intent_escalates = intent is not None and (intent.sensitive or intent.handling == "escalate")
         doubted: str | None = None
+        if intent is not None and intent_escalates and self._explained_away(text, lang, intent, signals):
+            intent_escalates = False
+            doubted = f"intent {intent.name} ({nlu.confidence:.2f}) explained away by the text"
         if intent is not None and intent_escalates and not self._confirmed(text, lang, nlu, intent, signals):
             intent_escalates = False
             doubted = (
@@ -193,6 +206,12 @@ class TriagePolicy:
             complexity.append(Reason("recurring", f"{intent.name} {times} times within {cfg.recurring_days} days"))
         if anger is not None and cfg.anger_escalates:
             complexity.append(Reason("anger", f"signal anger: '{anger.evidence}'"))
+        if leaving is not None and not (intent is not None and intent.name == CANCEL_CONTRACT and intent_escalates):
+            # before the other complexity: a customer leaving goes to retention (cancel_contract), not to anyone
+            cancel = self.catalog.intent(CANCEL_CONTRACT)
+            priority = (cancel.priority if cancel is not None else None) or cfg.complexity_priority
+            other_escalations.append((priority, CANCEL_CONTRACT))
+            reasons.append(Reason("leaving", f"signal leaving: '{leaving.evidence}', {priority}"))
         if complexity:
             # a complexity escalation goes to a person: request_human, unless a sensitive intent is already set
             other_escalations.append((cfg.complexity_priority, REQUEST_HUMAN))
@@ -234,6 +253,15 @@ class TriagePolicy:
             handoff_intent=handoff,
             lang=lang,
         )
+
+    def _explained_away(self, text: str, lang: str, intent: Intent, signals: Sequence[Signal]) -> bool:
+        """Does the text explain a sensitive or escalate intent away? A p1 intent never is (a missed crisis
+        costs too much), nor one a signal stands for."""
+        if self.vetoes is None or intent.priority == "p1":
+            return False
+        if any(s.intent == intent.name for s in signals):
+            return False
+        return intent.name in self.vetoes(text, lang)
 
     def _confirmed(self, text: str, lang: str, nlu: NluResult, intent: Intent, signals: Sequence[Signal]) -> bool:
         """Does a sensitive or escalate intent count? When confident, or when the text confirms it. A doubtful

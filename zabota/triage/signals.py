@@ -34,6 +34,12 @@ _PARTICIPLES = frozenset({"PRTF", "PRTS", "GRND"})
 SUPPORTED_LANGS = ("ru", "en")
 MAX_GAP = 4
 _LATIN = re.compile("[A-Za-z]")
+_LATIN_WORD = re.compile("[A-Za-z']{3,}")
+# a Latin-letter message whose longer words are English words at least this often is English, not translit:
+# "hold my account while i travel" is not «холд мы account while и травля». On the development set translit
+# Russian stays under 0.4 (short Russian words such as «ne», «na», «da» are English strings too, so words of
+# three letters and more only), English messages are at 0.6 and above.
+ENGLISH_SHARE = 0.6
 RECENT = 64  # analyses kept for a repeated call on the same message
 # a gap in a pattern does not cross these; it does cross a hyphen («где-то» is three tokens)
 CLAUSE_BREAKS = (".", ",", "!", "?", ";", ":", "…", "(", ")", "—", "–", "«", "»", '"')
@@ -46,12 +52,16 @@ KINDS: tuple[SignalKind, ...] = (
     "child_at_risk",
     "abuse",
     "data_leak",
+    "fraud",
+    "lost_device",
     "legal",
+    "bereavement",
     "anger",
     "human_request",
+    "leaving",
 )
 # the kinds that are complexity, not sensitivity: they escalate through the policy's complexity rules
-NON_SENSITIVE_KINDS: frozenset[SignalKind] = frozenset({"anger", "human_request"})
+NON_SENSITIVE_KINDS: frozenset[SignalKind] = frozenset({"anger", "human_request", "leaving"})
 
 Pipeline = Any  # spacy.language.Language; spaCy is imported lazily, so the annotation stays loose
 PipelineLoader = Callable[[], Pipeline]
@@ -154,6 +164,9 @@ class KindSpec:
     priority: Priority
     intent: str
     negatable: bool
+    # the kind does not fire when the text explains its intent away (signals.yml, intent_vetoes): a stolen
+    # phone asked about in advance, a charger left behind. Never for a kind that reads danger.
+    vetoable: bool = False
 
 
 @dataclass(frozen=True)
@@ -187,6 +200,8 @@ class SignalConfig:
     shouting: Shouting
     # intent -> lang -> patterns that confirm an NLU intent the policy doubts
     intent_cues: Mapping[str, Mapping[str, tuple[CompiledPattern, ...]]] = field(default_factory=dict)
+    # intent -> lang -> patterns that explain an intent away, whatever the NLU's confidence
+    intent_vetoes: Mapping[str, Mapping[str, tuple[CompiledPattern, ...]]] = field(default_factory=dict)
 
     def vocabulary(self, lang: str) -> frozenset[str]:
         """Every lemma the patterns of ``lang`` name: an ambiguous word takes the reading the patterns know."""
@@ -197,7 +212,7 @@ class SignalConfig:
                 for spec in pattern.tokens:
                     words.update(spec.get("LEMMA", {}).get("IN", ()))
             words |= rules.solo_core | rules.solo_allowed
-        for by_lang in self.intent_cues.values():
+        for by_lang in [*self.intent_cues.values(), *self.intent_vetoes.values()]:
             for pattern in by_lang.get(lang, ()):
                 for spec in pattern.tokens:
                     words.update(spec.get("LEMMA", {}).get("IN", ()))
@@ -217,7 +232,15 @@ def parse_signal_config(text: str) -> SignalConfig:
         kind = cast(SignalKind, name)
         if spec["priority"] not in PRIORITY_ORDER:
             raise ValueError(f"signals.yml: {name}: bad priority {spec['priority']!r}")
-        kinds[kind] = KindSpec(kind, spec["priority"], spec["intent"], bool(spec.get("negatable", False)))
+        kinds[kind] = KindSpec(
+            kind,
+            spec["priority"],
+            spec["intent"],
+            bool(spec.get("negatable", False)),
+            bool(spec.get("vetoable", False)),
+        )
+        if kinds[kind].vetoable and spec["priority"] == "p1":
+            raise ValueError(f"signals.yml: {name}: a p1 kind cannot be vetoable")
     missing = set(KINDS) - set(kinds)
     if missing:
         raise ValueError(f"signals.yml: kinds without a spec: {sorted(missing)}")
@@ -239,12 +262,8 @@ def parse_signal_config(text: str) -> SignalConfig:
                 solo_core=_words(solo.get("core") or ()),
                 solo_allowed=_words(solo.get("allowed") or ()),
             )
-    cues: dict[str, dict[str, tuple[CompiledPattern, ...]]] = {}
-    for intent, by_lang in (raw.get("intent_cues") or {}).items():
-        for lang, patterns in by_lang.items():
-            if lang not in SUPPORTED_LANGS:
-                raise ValueError(f"signals.yml: intent_cues {intent}: unsupported language {lang!r}")
-            cues.setdefault(str(intent), {})[lang] = tuple(compile_pattern(p) for p in patterns or ())
+    cues = _intent_patterns(raw, "intent_cues")
+    vetoes = _intent_patterns(raw, "intent_vetoes")
     negation = raw.get("negation") or {}
     shouting = raw.get("shouting") or {}
     return SignalConfig(
@@ -261,7 +280,18 @@ def parse_signal_config(text: str) -> SignalConfig:
             unless={lang: _words(words) for lang, words in (shouting.get("unless") or {}).items()},
         ),
         intent_cues=cues,
+        intent_vetoes=vetoes,
     )
+
+
+def _intent_patterns(raw: Mapping[str, Any], section: str) -> dict[str, dict[str, tuple[CompiledPattern, ...]]]:
+    found: dict[str, dict[str, tuple[CompiledPattern, ...]]] = {}
+    for intent, by_lang in (raw.get(section) or {}).items():
+        for lang, patterns in by_lang.items():
+            if lang not in SUPPORTED_LANGS:
+                raise ValueError(f"signals.yml: {section} {intent}: unsupported language {lang!r}")
+            found.setdefault(str(intent), {})[lang] = tuple(compile_pattern(p) for p in patterns or ())
+    return found
 
 
 def load_signal_config(path: Path = DEFAULT_SIGNALS) -> SignalConfig:
@@ -330,6 +360,8 @@ class _Lang:
     matcher: Any
     vocabulary: frozenset[str]
     morph: Any  # pymorphy3's analyser for Russian (every reading of a word), None for English
+    # the words the pipeline's vocabulary held when loaded, lower case (spaCy adds every string it meets later)
+    lexicon: frozenset[str] = frozenset()
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -339,6 +371,8 @@ class TextAnalysis:
     # the intents whose cues the text has (signals.yml, intent_cues)
     intent_cues: frozenset[str]
     lang: str
+    # the intents the text explains away (signals.yml, intent_vetoes)
+    intent_vetoes: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -395,6 +429,10 @@ class SignalDetector:
         """The intents whose cues (signals.yml, ``intent_cues``) ``text`` has: TriagePolicy's ``cues``."""
         return self.analyse(text, lang).intent_cues
 
+    def intent_vetoes(self, text: str, lang: str) -> frozenset[str]:
+        """The intents ``text`` explains away (signals.yml, ``intent_vetoes``): TriagePolicy's ``vetoes``."""
+        return self.analyse(text, lang).intent_vetoes
+
     def analyse(self, text: str, lang: str) -> TextAnalysis:
         """Signals and intent cues of one message. The last few results are kept, so that ``detect`` and
         ``intent_cues`` on the same message (the gateway, then the policy) process it once."""
@@ -419,14 +457,25 @@ class SignalDetector:
         found = self._match(text, lang)
         # Russian in Latin letters («ne hochu zhit») is read back in Cyrillic and matched as Russian too, whatever
         # language the message was taken for: the signals of both readings count
-        reading = self._translit().read(text) if _LATIN.search(text) else None
+        reading = self._translit().read(text) if _LATIN.search(text) and not self._mostly_english(text) else None
         if reading is not None:
             extra = self._match(reading.text, "ru")
             known = {s.kind for s in found.signals}
             signals = [*found.signals, *(s for s in extra.signals if s.kind not in known)]
             signals.sort(key=lambda s: (PRIORITY_ORDER[s.priority], KINDS.index(s.kind)))
-            found = TextAnalysis(tuple(signals), found.intent_cues | extra.intent_cues, lang)
+            vetoes = found.intent_vetoes | extra.intent_vetoes
+            signals = [s for s in signals if not (self.config.kinds[s.kind].vetoable and s.intent in vetoes)]
+            found = TextAnalysis(tuple(signals), found.intent_cues | extra.intent_cues, lang, vetoes)
         return found
+
+    def _mostly_english(self, text: str) -> bool:
+        """Are the message's Latin words mostly English? Checked against the English pipeline's vocabulary
+        (the strings en_core_web_sm ships: some 80,000 English words and forms, no translit Russian)."""
+        words = [w.lower() for w in _LATIN_WORD.findall(text)]
+        if not words:
+            return False
+        lexicon = self._lang("en").lexicon
+        return sum(w in lexicon for w in words) / len(words) >= ENGLISH_SHARE
 
     def _translit(self) -> RussianTransliteration:
         if self._transliteration is None:
@@ -446,9 +495,12 @@ class SignalDetector:
         spans: dict[str, list[tuple[int, int]]] = {}
         for match_id, start, end in matches:
             spans.setdefault(state.nlp.vocab.strings[match_id], []).append((start, end))
+        vetoes = frozenset(key.split("|")[1] for key in spans if key.startswith("v|"))
         found: list[Signal] = []
         for kind, spec in config.kinds.items():
             rules = config.rules[lang].get(kind)
+            if spec.vetoable and spec.intent in vetoes:
+                continue
             hit = self._find(kind, spec, rules, doc, spans, lang) if rules else None
             if hit is None and kind == "anger":
                 hit = self._shouting(text, doc, lang)
@@ -456,7 +508,7 @@ class SignalDetector:
                 found.append(Signal(kind, spec.priority, spec.intent, hit.evidence, lang))
         found.sort(key=lambda s: (PRIORITY_ORDER[s.priority], KINDS.index(s.kind)))
         cues = frozenset(key.split("|")[1] for key in spans if key.startswith("i|"))
-        return TextAnalysis(tuple(found), cues, lang)
+        return TextAnalysis(tuple(found), cues, lang, vetoes)
 
     # -- loading --------------------------------------------------------------------------------------------
 
@@ -492,10 +544,14 @@ class SignalDetector:
         for intent, by_lang in self._config.intent_cues.items():
             for i, pattern in enumerate(by_lang.get(lang, ())):
                 matcher.add(f"i|{intent}|{i}", [list(pattern.tokens)])
+        for intent, by_lang in self._config.intent_vetoes.items():
+            for i, pattern in enumerate(by_lang.get(lang, ())):
+                matcher.add(f"v|{intent}|{i}", [list(pattern.tokens)])
         morph = None
         if lang == "ru" and "lemmatizer" in nlp.pipe_names:
             morph = getattr(nlp.get_pipe("lemmatizer"), "_morph", None)
-        return _Lang(nlp=nlp, matcher=matcher, vocabulary=self._config.vocabulary(lang), morph=morph)
+        lexicon = frozenset(w.lower() for w in nlp.vocab.strings if w.isalpha())
+        return _Lang(nlp=nlp, matcher=matcher, vocabulary=self._config.vocabulary(lang), morph=morph, lexicon=lexicon)
 
     # -- matching -------------------------------------------------------------------------------------------
 

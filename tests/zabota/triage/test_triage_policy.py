@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Callable
 
 import pytest
 
@@ -30,9 +31,13 @@ KIND_SPECS: dict[str, tuple[Priority, str]] = {
     "child_at_risk": ("p2", "harassment_report"),
     "abuse": ("p2", "harassment_report"),
     "data_leak": ("p2", "privacy_request"),
+    "fraud": ("p2", "fraud_report"),
+    "lost_device": ("p2", "lost_device"),
     "legal": ("p3", "legal_threat"),
+    "bereavement": ("p3", "bereavement"),
     "anger": ("p3", "complaint"),
     "human_request": ("p3", "request_human"),
+    "leaving": ("p3", "cancel_contract"),
 }
 
 
@@ -459,3 +464,57 @@ def test_config_from_process_env(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_config_from_env_refuses_bad_values(name: str, value: str) -> None:
     with pytest.raises(ValueError):
         TriageConfig.from_env({name: value})
+
+
+# -- intents the text explains away ---------------------------------------------------------------------------
+
+
+def vetoing(*intents: str) -> Callable[[str, str], set[str]]:
+    def vetoes(text: str, lang: str) -> set[str]:
+        return set(intents)
+
+    return vetoes
+
+
+def test_an_intent_the_text_explains_away_is_routine_however_confident() -> None:
+    policy = TriagePolicy(load_catalog(), TriageConfig(), cues=no_cues, vetoes=vetoing("lost_device"))
+    decision = decide(policy, "lost_device", confidence=0.95)
+    assert not decision.escalate
+    assert "explained away" in decision.reasons[0].detail
+
+
+def test_a_p1_intent_is_never_explained_away() -> None:
+    policy = TriagePolicy(load_catalog(), TriageConfig(), cues=no_cues, vetoes=vetoing("crisis"))
+    assert decide(policy, "crisis").priority == "p1"
+
+
+def test_a_signal_for_the_same_intent_beats_its_veto() -> None:
+    policy = TriagePolicy(load_catalog(), TriageConfig(), cues=no_cues, vetoes=vetoing("fraud_report"))
+    decision = decide(policy, "fraud_report", [sig("fraud")])
+    assert decision.escalate and decision.priority == "p2"
+
+
+def test_a_veto_for_another_intent_changes_nothing() -> None:
+    policy = TriagePolicy(load_catalog(), TriageConfig(), cues=no_cues, vetoes=vetoing("bereavement"))
+    assert decide(policy, "fraud_report").priority == "p2"
+
+
+def test_a_customer_leaving_goes_to_retention(policy: TriagePolicy) -> None:
+    decision = decide(policy, "check_balance", [sig("leaving", "уйти к конкурент")])
+    assert decision.escalate and decision.priority == "p3"
+    assert decision.handoff_intent == "cancel_contract"
+    assert codes(decision) == ["leaving"]
+    assert not decision.sensitive
+
+
+def test_leaving_with_a_sensitive_signal_acts_on_the_sensitive_one(policy: TriagePolicy) -> None:
+    decision = decide(policy, "check_balance", [sig("fraud"), sig("leaving")])
+    assert decision.priority == "p2" and decision.handoff_intent == "fraud_report"
+
+
+@pytest.mark.parametrize("kind", ["fraud", "lost_device", "bereavement"])
+def test_the_new_sensitive_kinds_override_a_routine_intent(policy: TriagePolicy, kind: SignalKind) -> None:
+    priority, intent = KIND_SPECS[kind]
+    decision = decide(policy, "check_balance", [sig(kind)])
+    assert decision.escalate and decision.sensitive
+    assert (decision.priority, decision.handoff_intent) == (priority, intent)

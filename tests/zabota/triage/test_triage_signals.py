@@ -242,7 +242,8 @@ def test_sensitivity_of_kinds() -> None:
 
     assert not is_sensitive(signal("anger"))
     assert not is_sensitive(signal("human_request"))
-    assert all(is_sensitive(signal(k)) for k in KINDS if k not in ("anger", "human_request"))
+    assert not is_sensitive(signal("leaving"))
+    assert all(is_sensitive(signal(k)) for k in KINDS if k not in ("anger", "human_request", "leaving"))
 
 
 def test_pipelines_can_be_injected_and_load_once(detector: SignalDetector) -> None:
@@ -313,7 +314,7 @@ def test_no_intent_cues_in_harmless_messages(detector: SignalDetector, text: str
 def test_analyse_is_reused_for_the_same_message(detector: SignalDetector) -> None:
     first = detector.analyse("у меня украли телефон, хочу поговорить с человеком", "ru")
     assert detector.analyse("у меня украли телефон, хочу поговорить с человеком", "ru") is first
-    assert [s.kind for s in first.signals] == ["human_request"]
+    assert [s.kind for s in first.signals] == ["lost_device", "human_request"]
     assert first.intent_cues == {"lost_device"}
 
 
@@ -348,6 +349,7 @@ def test_pattern_words_are_written_as_the_detector_reads_them(detector: SignalDe
     patterns = [p for rules in config.rules[lang].values() for p in (*rules.patterns, *rules.exceptions)]
     patterns += [p for rules in config.rules[lang].values() for rule in rules.all_of for g in rule for p in g]
     patterns += [p for by_lang in config.intent_cues.values() for p in by_lang.get(lang, ())]
+    patterns += [p for by_lang in config.intent_vetoes.values() for p in by_lang.get(lang, ())]
     problems = []
     for pattern in patterns:
         for spec in pattern.tokens:
@@ -406,3 +408,66 @@ def test_translit_russian_is_matched_as_russian(detector: SignalDetector, text: 
 
 def test_english_is_not_read_as_translit(detector: SignalDetector) -> None:
     assert detector.detect("my router is not working since monday", "en") == []
+
+
+# -- told by the facts, asked in advance, explained away --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "lang", "kind"),
+    [
+        # fraud without the word: a charge, a password change, a code given away
+        ("в выписке списание 2300 за подписку, я её не оформлял", "ru", "fraud"),
+        ("пришло письмо что пароль сменили, а я его не менял", "ru", "fraud"),
+        ("звонили из службы безопасности, я продиктовала им код", "ru", "fraud"),
+        ("there's a charge for a premium sms service that I never ordered", "en", "fraud"),
+        ("a friend says someone messaged him from my whatsapp asking for money", "en", "fraud"),
+        ("у меня в метро вытащили телефон", "ru", "lost_device"),
+        ("my phone got nicked at the station", "en", "lost_device"),
+        ("у отца был договор, его не стало в прошлом месяце", "ru", "bereavement"),
+        ("after my late husband's funeral I need to move his number", "en", "bereavement"),
+        ("всё, перехожу к другому оператору, надоели", "ru", "leaving"),
+        ("I'm switching to another provider next month", "en", "leaving"),
+        # crisis without the words
+        ("хочу настроить отправку письма родным, когда меня уже не будет", "ru", "self_harm"),
+        ("I've been saving up my pills, anyway how do I close my account", "en", "self_harm"),
+        ("my dad collapsed and the ambulance number won't connect", "en", "danger_to_life"),
+        ("сосед ломится в дверь с топором", "ru", "danger_to_life"),
+    ],
+)
+def test_told_by_the_facts(detector: SignalDetector, text: str, lang: str, kind: str) -> None:
+    assert kind in {s.kind for s in detector.detect(text, lang)}
+
+
+@pytest.mark.parametrize(
+    ("text", "lang", "intent"),
+    [
+        ("если в поездке украдут телефон, как быстро заблокировать номер?", "ru", "lost_device"),
+        ("what should I do if my phone ever gets stolen abroad", "en", "lost_device"),
+        ("I lost the charger for my phone, can I buy one in your shop", "en", "lost_device"),
+        ("как не попасться на мошенников, которые звонят от имени банка", "ru", "fraud_report"),
+        ("is there a scam call blocker I can turn on", "en", "fraud_report"),
+        ("мама ушла на пенсию, есть тариф для пенсионеров?", "ru", "bereavement"),
+        ("my wife passed the phone to me to sort out the bill", "en", "bereavement"),
+        ("хочу поблагодарить вашего мастера Олега, всё сделал быстро", "ru", "request_human"),
+    ],
+)
+def test_asked_in_advance_or_explained_away(detector: SignalDetector, text: str, lang: str, intent: str) -> None:
+    analysis = detector.analyse(text, lang)
+    assert intent in analysis.intent_vetoes
+    kind_for = {spec.intent: kind for kind, spec in detector.config.kinds.items() if spec.vetoable}
+    assert kind_for[intent] not in {s.kind for s in analysis.signals}
+
+
+def test_english_words_are_not_read_as_translit(detector: SignalDetector) -> None:
+    # "travel" read as Russian is «травля» (bullying): an English message is not translit
+    assert detector.detect("can I hold my account while I travel", "en") == []
+
+
+def test_a_vetoable_kind_with_a_p1_priority_is_refused() -> None:
+    text = DEFAULT_SIGNALS.read_text(encoding="utf-8").replace(
+        "self_harm: {priority: p1, intent: crisis, negatable: false}",
+        "self_harm: {priority: p1, intent: crisis, negatable: false, vetoable: true}",
+    )
+    with pytest.raises(ValueError, match="cannot be vetoable"):
+        parse_signal_config(text)
