@@ -124,6 +124,8 @@ class ActionAnswerFromKb(Action):  # type: ignore[misc]  # rasa_sdk ships no typ
                 return [SlotSet(ARTICLE_SLOT, topic)]
             choice = KbChoice(None, "none")
 
+        if choice.options:
+            return await self._offer(dispatcher, tracker, intent, lang, choice)
         state = counters(tracker).after_answer(choice.hit is not None)
         if choice.hit is None:
             log.info("kb.not_found", intent=intent, confidence=confidence, lang=lang, conversation=conversation)
@@ -155,6 +157,28 @@ class ActionAnswerFromKb(Action):  # type: ignore[misc]  # rasa_sdk ships no typ
         dispatcher.utter_message(json_message=kb_marker(hit.id, hit.title, hit.url, hit.lang))
         dispatcher.utter_message(response="utter_ask_helpful")
         return [SlotSet(ARTICLE_SLOT, hit.id), *counter_events(state)]
+
+    @staticmethod
+    async def _offer(
+        dispatcher: CollectingDispatcher, tracker: Tracker, intent: str, lang: Language, choice: KbChoice
+    ) -> list[dict[str, Any]]:
+        """Two articles the search cannot tell apart: both as buttons rather than a guess. A button sends the
+        article's title as the customer's next message, which the search answers with that article."""
+        ids = [hit.id for hit in choice.options]
+        log.info("kb.did_you_mean", intent=intent, topics=ids, scores=[round(h.score, 4) for h in choice.options])
+        await record_event(
+            {
+                "kind": "did_you_mean",
+                "conversation": str(tracker.sender_id),
+                "intent": intent,
+                "articles": ",".join(ids),
+                "lang": lang,
+            }
+        )
+        buttons = [{"title": hit.title, "payload": hit.title} for hit in choice.options]
+        dispatcher.utter_message(response="utter_kb_did_you_mean", buttons=buttons)
+        # neither a miss nor an answer: the counters stay, and no article waits for «помогло?»
+        return [SlotSet(ARTICLE_SLOT, None)]
 
 
 class ActionKbFeedback(Action):  # type: ignore[misc]  # rasa_sdk ships no type information

@@ -39,6 +39,7 @@ DOMAIN = make_domain(
     "utter_ask_helpful",
     "utter_kb_not_found",
     "utter_please_rephrase",
+    "utter_kb_did_you_mean",
     "utter_kb_helped",
     "utter_kb_not_helped",
     "utter_handoff",
@@ -386,3 +387,32 @@ async def test_with_redis_down_the_customer_still_gets_the_answer(kb: Path, dead
 
 def test_name() -> None:
     assert ActionAnswerFromKb().name() == "action_answer_from_kb"
+
+
+# -- did you mean -------------------------------------------------------------------------------------------------
+
+
+async def test_two_close_articles_are_offered_as_buttons(
+    kb: Path, redis_db15: Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from kb_index.answering import KbChoice
+    from kb_index.search import Hit
+
+    def close(doc_id: str, title: str, score: float) -> Hit:
+        return Hit(doc_id, "ru", title, f"https://zabota.example/help/ru/{doc_id}", score, "", "", score, score)
+
+    options = (close("router-reboot", "Перезагрузка роутера", 0.71), close("slow-internet", "Медленный интернет", 0.7))
+    monkeypatch.setattr("actions.kb._search", lambda text, lang, topic: KbChoice(None, "did_you_mean", options))
+    tracker = make_tracker("что-то с инетом", "nlu_fallback", 0.2, slots={"lang": "ru", "kb_misses": 1.0})
+    dispatcher, events, logs = await run(tracker)
+
+    assert response_names(dispatcher.messages) == ["utter_kb_did_you_mean"]
+    assert dispatcher.messages[0]["buttons"] == [
+        {"title": "Перезагрузка роутера", "payload": "Перезагрузка роутера"},
+        {"title": "Медленный интернет", "payload": "Медленный интернет"},
+    ]
+    # a question, not a miss: the second unclear message in a row does not hand over
+    assert events == [SlotSet("kb_article", None)]
+    assert "kb.did_you_mean" in log_events(logs)
+    [event] = [e for e in await kb_events(redis_db15) if e["kind"] == "did_you_mean"]
+    assert event["articles"] == "router-reboot,slow-internet"

@@ -7,6 +7,7 @@ import pytest
 from kb_index.answering import (
     ESCALATION_REASON,
     MAX_STEPS_CHARS,
+    DidYouMean,
     KbChoice,
     KbCounters,
     choose_article,
@@ -175,3 +176,41 @@ def test_helpful_resets_the_unhelpful_count() -> None:
 
 def test_the_escalation_reason() -> None:
     assert ESCALATION_REASON == "kb_unhelpful"
+
+
+# -- did you mean -------------------------------------------------------------------------------------------------
+
+
+def test_two_articles_the_search_cannot_tell_apart_are_both_offered() -> None:
+    found = response(hit("router-reboot", 0.71), hit("slow-internet", 0.70), hit("roaming", 0.4))
+    choice = choose_article(found, None, did_you_mean=DidYouMean(margin=0.02))
+    assert choice.hit is None and choice.source == "did_you_mean"
+    assert [h.id for h in choice.options] == ["router-reboot", "slow-internet"]
+
+
+def test_a_clear_best_article_is_shown_alone() -> None:
+    found = response(hit("router-reboot", 0.75), hit("slow-internet", 0.70))
+    assert choose_article(found, None, did_you_mean=DidYouMean(margin=0.02)) == KbChoice(found.hits[0], "search")
+
+
+def test_the_intent_topic_among_the_first_results_is_never_a_question() -> None:
+    found = response(hit("router-reboot", 0.71), hit("slow-internet", 0.70))
+    choice = choose_article(found, "slow-internet", did_you_mean=DidYouMean(margin=0.05))
+    assert choice == KbChoice(found.hits[1], "intent_topic")
+
+
+def test_the_same_article_in_two_languages_is_offered_once() -> None:
+    found = response(hit("roaming", 0.71), hit("roaming", 0.70), hit("sim-replacement", 0.5))
+    assert choose_article(found, None, did_you_mean=DidYouMean(margin=0.02)) == KbChoice(found.hits[0], "search")
+
+
+def test_under_the_threshold_the_floor_offers_the_two_best() -> None:
+    found = response(hit("roaming", 0.47), hit("sim-replacement", 0.45), threshold=0.5)
+    assert choose_article(found, None, did_you_mean=DidYouMean(floor=0.0)).source == "none"
+    choice = choose_article(found, None, did_you_mean=DidYouMean(floor=0.05))
+    assert [h.id for h in choice.options] == ["roaming", "sim-replacement"]
+
+
+def test_did_you_mean_can_be_turned_off() -> None:
+    found = response(hit("router-reboot", 0.71), hit("slow-internet", 0.70))
+    assert choose_article(found, None, did_you_mean=DidYouMean(enabled=False)).source == "search"
