@@ -17,7 +17,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
 .PHONY: help setup run test lint typecheck unit integration validate test-stories train eval-nlu bench-nlu \
-        bench-datasets bench-all lock-bot lock-app clean kb-build kb-search kb-eval kb-tune bench-kb-scale \
+        bench-datasets bench-all lock-bot lock-app clean kb-build kb-search kb-eval kb-tune bench-kb-scale bench-kb-did-you-mean \
         browsers bench-triage bench-gateway
 
 help: ## list every target
@@ -59,6 +59,10 @@ kb-search: $(APP_STAMP) ## search the knowledge base: Q="..." [INDEX=<dir>]
 kb-eval: $(APP_STAMP) ## recall@1/@5, MRR, latency vs dense-only and char TF-IDF: QUERIES=<csv query,expected_id> [INDEX=<dir>]
 	@test -n "$(QUERIES)" || { echo "usage: make kb-eval QUERIES=bench/data/kb_queries.csv" >&2; exit 2; }
 	@$(APP_PY) -m kb_index $(KB_ARGS) eval --queries "$(QUERIES)" $(if $(NEGATIVES),--negatives "$(NEGATIVES)")
+
+bench-kb-did-you-mean: $(APP_STAMP) ## "did you mean" buttons vs the best article alone: QUERIES=<csv> [NEGATIVES=<csv>] [SWEEP=1]
+	@$(APP_PY) -m bench.kb_did_you_mean --queries "$(or $(QUERIES),bench/data/wild_dev/kb.csv)" \
+	    $(if $(NEGATIVES),--negatives "$(NEGATIVES)") $(if $(SWEEP),--sweep)
 
 kb-tune: setup ## the sweeps behind the search settings, on development queries from the NLU training data
 	@$(BOT_PY) -m bench.export_nlu_csv --out results/bench/own_train.csv
