@@ -17,7 +17,8 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
 .PHONY: help setup run test lint typecheck unit integration validate test-stories train eval-nlu bench-nlu \
-        bench-datasets bench-all lock-bot lock-app clean kb-build kb-search kb-eval kb-tune bench-kb-scale bench-kb-did-you-mean \
+        bench-datasets bench-all lock-bot lock-app clean kb-build kb-search kb-eval kb-tune kb-tune-nlu bench-kb-scale \
+        bench-kb-did-you-mean \
         browsers bench-triage bench-gateway
 
 help: ## list every target
@@ -64,7 +65,14 @@ bench-kb-did-you-mean: $(APP_STAMP) ## "did you mean" buttons vs the best articl
 	@$(APP_PY) -m bench.kb_did_you_mean --queries "$(or $(QUERIES),bench/data/wild_dev/kb.csv)" \
 	    $(if $(NEGATIVES),--negatives "$(NEGATIVES)") $(if $(SWEEP),--sweep)
 
-kb-tune: setup ## the sweeps behind the search settings, on development queries from the NLU training data
+# The development set the search settings are tuned on (never the held-out bench/data/wild).
+KB_DEV = bench/data/wild_dev/kb.csv
+KB_DEV_NEGATIVES = bench/data/wild_dev/kb_negatives.csv
+kb-tune: $(APP_STAMP) ## the sweeps behind the search settings, on the development set [QUERIES= NEGATIVES= INDEX= TUNE_ARGS="--prefix-check --loo 800"]
+	@$(APP_PY) -m kb_index $(KB_ARGS) tune --queries "$(or $(QUERIES),$(KB_DEV))" \
+	    --negatives "$(or $(NEGATIVES),$(KB_DEV_NEGATIVES))" $(TUNE_ARGS)
+
+kb-tune-nlu: setup ## the older sweeps' development queries, from the NLU training data (make kb-eval on them)
 	@$(BOT_PY) -m bench.export_nlu_csv --out results/bench/own_train.csv
 	@$(APP_PY) -m bench.kb_dev --train results/bench/own_train.csv --out results/bench/kb_dev.csv \
 	    --negatives results/bench/kb_dev_negatives.csv

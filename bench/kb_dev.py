@@ -5,7 +5,7 @@ out_of_scope training messages (questions with no article, for the no-answer thr
     python -m bench.kb_dev --train results/bench/own_train.csv --out results/bench/kb_dev.csv \\
         --negatives results/bench/kb_dev_negatives.csv
 
-(`make kb-tune` runs it and then `kb-eval` on the result.) The held-out set bench/data/kb_queries.csv was
+(`make kb-tune-nlu` runs it and then `kb-eval` on the result.) The held-out set bench/data/kb_queries.csv was
 written apart from both the articles and this training data, and is used only to report.
 """
 

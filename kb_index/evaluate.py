@@ -132,12 +132,16 @@ def baselines(index: LoadedIndex, embedder: Embedder, settings: SearchSettings) 
 def weight_sweep(
     retriever: Retriever, queries: Sequence[LabelledQuery], weights: Sequence[float]
 ) -> list[tuple[float, float]]:
-    """recall@1 of reciprocal-rank fusion for each weight of the dense ranking, over the same candidates."""
+    """recall@1 of the retriever's fusion (z-score or RRF; hybrid) for each weight of the dense signal, over the
+    same candidates."""
+    settings = replace(retriever.settings, mode="hybrid")
+    if settings.fusion == "weighted":
+        settings = replace(settings, fusion="zscore")
     found: list[tuple[Candidates, str]] = [(retriever.candidates(q.query), q.expected_id) for q in queries]
     out = []
     for w in weights:
-        settings = replace(retriever.settings, mode="hybrid", fusion="rrf", rrf_dense_weight=w)
-        correct = sum(bool((hits := retriever.rank(c, 1, settings)) and hits[0].id == want) for c, want in found)
+        swept = replace(settings, dense_weight=w)
+        correct = sum(bool((hits := retriever.rank(c, 1, swept)) and hits[0].id == want) for c, want in found)
         out.append((w, correct / len(found)))
     return out
 

@@ -1,38 +1,50 @@
 """Hybrid retrieval: dense (FAISS over sentence embeddings) and two lexical scores (character n-gram TF-IDF for
-typos and slang, BM25 over word stems for rare exact words) per chunk, fused, grouped into articles, in the
-customer's language, with a confidence threshold below which there is no good answer.
+typos and slang, BM25 over word stems for rare exact words) per chunk, gathered into articles and fused, with
+a confidence threshold below which there is no good answer.
+
+An article is scored, not a chunk: its title, each of its ways of asking and each section are chunks, and a
+customer's question usually resembles several of them. Per signal, an article's value is the mean of its best
+``top_m`` chunks, over its chunks in every language of the corpus: the ways of asking of a Russian article
+include transliterated Russian ("kak uznat nomer scheta"), which language detection calls English, and the
+Russian and English articles of one id are one topic. The results are the articles of the customer's language
+when the corpus has it (an English customer gets English articles), every language's otherwise.
 
 Two numbers, two jobs:
-- **order**: reciprocal-rank fusion of the three rankings over their top candidates. Ranks need no common
-  scale, and RRF measured best on the project's development queries (docs/benchmarks.md).
-- **confidence** (``Hit.score``): a weighted sum of the best chunk's dense cosine and character-TF-IDF cosine.
-  Both are on a fixed scale, so the same value means the same thing from one query to the next, and one
-  threshold separates answerable questions from the rest (chosen by the sweep of ``make kb-eval``).
+- **order**: per query, each signal's article values become z-scores over the candidate articles and are summed
+  with weights (``fusion="zscore"``), so no signal's scale dominates; reciprocal-rank fusion of the article
+  rankings (``rrf``) and the confidence alone (``weighted``) are the measured alternatives (docs/benchmarks.md).
+- **confidence** (``Hit.score``): a weighted sum of the dense cosine and the character-TF-IDF cosine of the
+  article's best chunk. Both are on a fixed scale, so the same value means the same thing from one query to the
+  next, and one threshold separates answerable questions from the rest (swept by ``make kb-tune``).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal, TypeVar
 
+import faiss  # type: ignore[import-untyped]
 import numpy as np
+import numpy.typing as npt
 
-from kb_index.chunking import Chunk
 from kb_index.embedders import Embedder
 from kb_index.index import LoadedIndex
 from kb_index.lexical import Bm25, CharTfidf, LexicalScorer
 from zabota.language import SUPPORTED, Language, detect_language
 
 MAX_QUERY_CHARS = 2000
-# How many chunks each part proposes before fusion.
-CANDIDATES = 50
+# FAISS searches one query on one thread. With its default (a thread per core) its OpenMP threads spin after
+# each search and take the cores from the query embedding's own threads: on the 2-core machine, 2525 chunks,
+# the dense search took 1.1 ms (p95 13.6) instead of 0.14 (0.19) and the embedding 13 ms instead of 6.
+SEARCH_THREADS = 1
 
 Mode = Literal["hybrid", "dense", "char-tfidf", "bm25"]
 MODES: tuple[Mode, ...] = ("hybrid", "dense", "char-tfidf", "bm25")
-Fusion = Literal["rrf", "weighted"]
-# Signals of a chunk, in this order in every score tuple.
+Fusion = Literal["zscore", "rrf", "weighted"]
+FUSIONS: tuple[Fusion, ...] = ("zscore", "rrf", "weighted")
+# Signals of a chunk or an article, in this order in every score tuple and score matrix column.
 DENSE, CHAR, BM25 = 0, 1, 2
 
 
@@ -42,28 +54,47 @@ class QueryError(ValueError):
 
 @dataclass(frozen=True)
 class SearchSettings:
+    """Each default was chosen by ``make kb-tune`` on the development set bench/data/wild_dev (410 customer-style
+    questions, 58 out-of-scope); the figures in the comments are its recall@1 (docs/benchmarks.md has the sweep).
+    The previous defaults (chunks fused by RRF, then grouped; the query's language only) had 0.902 there."""
+
     mode: Mode = "hybrid"
-    # rrf: reciprocal-rank fusion of the three signals; weighted: the confidence itself orders the results
-    fusion: Fusion = "rrf"
-    # RRF: share of the dense ranking (the two lexical ones split the rest) and the rank offset k
-    rrf_dense_weight: float = 0.6
+    # zscore 0.951; rrf 0.941; weighted (the confidence orders) 0.939
+    fusion: Fusion = "zscore"
+    # share of the dense signal in zscore and rrf, the two lexical ones splitting the rest: 0.6 (0.5: 0.941,
+    # 0.7: 0.946)
+    dense_weight: float = 0.6
+    # RRF's rank offset k (fusion="rrf" only)
     rrf_k: int = 10
-    # confidence = w * dense cosine + (1 - w) * char TF-IDF cosine of the best chunk
-    confidence_dense_weight: float = 0.6
-    # below this confidence the best article is not a good answer. Development sweep (make kb-tune): at 0.55
-    # 90% of out-of-scope questions get "no good answer" for 2.7 points fewer right answers; at 0.50 only 25%.
-    threshold: float = 0.55
+    # an article's value of each signal (dense, char TF-IDF, BM25) is the mean of its best m chunks: (3, 2, 2)
+    # 0.951; its best chunk alone (1, 1, 1) 0.937; (2, 2, 2) 0.946; (3, 3, 3) 0.944
+    top_m: tuple[int, int, int] = (3, 2, 2)
+    # chunks each signal proposes per language; their articles are the candidates (10, 20, 100: 0.951 too)
+    candidates: int = 50
+    # an article's evidence from its chunks in every language, not the query's alone: 0.937 without
+    # (transliterated Russian questions 0.62 instead of 0.95)
+    all_languages: bool = True
+    # confidence = w * dense cosine + (1 - w) * char TF-IDF cosine of the article's best chunk; 0.8 keeps the most
+    # right answers at a threshold refusing 85-90% of the out-of-scope questions (0.6: 4 points fewer)
+    confidence_dense_weight: float = 0.8
+    # below this confidence the best article is not a good answer: at 0.73, 86% of the out-of-scope questions
+    # get "no good answer" for 1.4 points fewer right answers (0.74: 88% for 3.9 points; 0.75: 95% for 8.3)
+    threshold: float = 0.73
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
             raise ValueError(f"unknown search mode {self.mode!r} ({', '.join(MODES)})")
-        if self.fusion not in ("rrf", "weighted"):
-            raise ValueError(f"unknown fusion {self.fusion!r} (rrf, weighted)")
-        for name in ("rrf_dense_weight", "confidence_dense_weight"):
+        if self.fusion not in FUSIONS:
+            raise ValueError(f"unknown fusion {self.fusion!r} ({', '.join(FUSIONS)})")
+        for name in ("dense_weight", "confidence_dense_weight"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be between 0 and 1")
         if self.rrf_k < 1:
             raise ValueError("rrf_k must be at least 1")
+        if len(self.top_m) != 3 or any(m < 1 for m in self.top_m):
+            raise ValueError("top_m must be three whole numbers of at least 1 (dense, char TF-IDF, BM25)")
+        if self.candidates < 1:
+            raise ValueError("candidates must be at least 1")
 
 
 @dataclass(frozen=True)
@@ -76,6 +107,7 @@ class Hit:
     score: float
     snippet: str
     heading: str
+    # the dense and char TF-IDF cosines of the article's best chunk, of which the confidence is made
     dense: float
     lexical: float
 
@@ -116,11 +148,14 @@ K = TypeVar("K")
 
 @dataclass
 class Candidates:
+    """The expensive half of a search: every chunk, in the searched languages, of every candidate article."""
+
     query: str
     lang: Language
     langs: list[Language]
-    # chunk row -> (dense, char TF-IDF, BM25)
-    scores: dict[int, Scores]
+    # chunk rows of the index, and their (dense, char TF-IDF, BM25) scores, one row each
+    rows: npt.NDArray[np.int64]
+    scores: npt.NDArray[np.float32]
 
 
 def confidence(scores: Scores, settings: SearchSettings) -> float:
@@ -128,27 +163,49 @@ def confidence(scores: Scores, settings: SearchSettings) -> float:
     return w * scores[DENSE] + (1 - w) * scores[CHAR]
 
 
-def _ranks(scores: dict[K, Scores], signal: int) -> dict[K, int]:
-    return {key: rank for rank, key in enumerate(sorted(scores, key=lambda r: -scores[r][signal]))}
+def _ranks(values: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    ranks = np.empty(len(values))
+    ranks[np.argsort(-values, kind="stable")] = np.arange(len(values))
+    return ranks
 
 
-def order_scores(scores: dict[K, Scores], settings: SearchSettings) -> dict[K, float]:
-    """The number results are ordered by: one signal alone, RRF of the three, or the confidence."""
+def order_scores(
+    scores: Mapping[K, Scores], settings: SearchSettings, confidences: Mapping[K, float] | None = None
+) -> dict[K, float]:
+    """The number articles are ordered by, from their signal values: one signal alone, the z-score sum or RRF of
+    the three, or the confidence (``confidences`` when given, else computed from the values)."""
+    keys = list(scores)
     if settings.mode == "dense":
-        return {row: s[DENSE] for row, s in scores.items()}
+        return {key: scores[key][DENSE] for key in keys}
     if settings.mode == "char-tfidf":
-        return {row: s[CHAR] for row, s in scores.items()}
+        return {key: scores[key][CHAR] for key in keys}
     if settings.mode == "bm25":
-        return {row: s[BM25] for row, s in scores.items()}
+        return {key: scores[key][BM25] for key in keys}
     if settings.fusion == "weighted":
-        return {row: confidence(s, settings) for row, s in scores.items()}
-    w, k = settings.rrf_dense_weight, settings.rrf_k
-    weights = {DENSE: w, CHAR: (1 - w) / 2, BM25: (1 - w) / 2}
-    fused = dict.fromkeys(scores, 0.0)
-    for signal, weight in weights.items():
-        for row, rank in _ranks(scores, signal).items():
-            fused[row] += weight / (k + rank + 1)
-    return fused
+        if confidences is not None:
+            return {key: confidences[key] for key in keys}
+        return {key: confidence(scores[key], settings) for key in keys}
+    if not keys:
+        return {}
+    w = settings.dense_weight
+    weights = ((DENSE, w), (CHAR, (1 - w) / 2), (BM25, (1 - w) / 2))
+    matrix = np.array([scores[key] for key in keys], dtype=np.float64).reshape(len(keys), 3)
+    fused = np.zeros(len(keys))
+    for signal, weight in weights:
+        column = matrix[:, signal]
+        if settings.fusion == "rrf":
+            fused += weight / (settings.rrf_k + _ranks(column) + 1)
+        else:  # zscore; a signal that is the same for every candidate says nothing and adds nothing
+            spread = float(column.std())
+            if spread > 1e-12:
+                fused += weight * (column - column.mean()) / spread
+    return {key: float(value) for key, value in zip(keys, fused, strict=True)}
+
+
+def _top_mean(values: npt.NDArray[np.float32], m: int) -> float:
+    if len(values) <= m:
+        return float(values.mean())
+    return float(np.partition(values, len(values) - m)[-m:].mean())
 
 
 class Retriever:
@@ -158,9 +215,13 @@ class Retriever:
         self.index = index
         self.embedder = embedder
         self.settings = settings or SearchSettings()
-        self._rows_by_lang: dict[Language, np.ndarray] = {}
-        self._lexical_by_lang: dict[Language, tuple[LexicalScorer, LexicalScorer]] = {}
+        faiss.omp_set_num_threads(SEARCH_THREADS)  # process-wide: a process that searches serves queries
         chunks = index.chunks
+        self._rows_by_lang: dict[Language, npt.NDArray[np.int64]] = {}
+        self._lexical_by_lang: dict[Language, tuple[LexicalScorer, LexicalScorer]] = {}
+        # row -> its language, and its place in that language's rows (and lexical score arrays)
+        self._lang_of = np.array([c.lang for c in chunks])
+        self._position = np.zeros(len(chunks), dtype=np.int64)
         for lang in index.faiss_by_lang:
             rows = np.array([i for i, c in enumerate(chunks) if c.lang == lang], dtype=np.int64)
             texts = [chunks[i].search_text for i in rows]
@@ -169,6 +230,19 @@ class Retriever:
             bm25.fit(texts)
             self._rows_by_lang[lang] = rows
             self._lexical_by_lang[lang] = (char, bm25)
+            self._position[rows] = np.arange(len(rows))
+        # articles by id, every language together: row -> article number; (article, language) -> its rows
+        self._article_ids: list[str] = []
+        numbers: dict[str, int] = {}
+        self._article_of = np.zeros(len(chunks), dtype=np.int64)
+        by_article: dict[tuple[int, Language], list[int]] = {}
+        for row, chunk in enumerate(chunks):
+            number = numbers.setdefault(chunk.doc_id, len(numbers))
+            if number == len(self._article_ids):
+                self._article_ids.append(chunk.doc_id)
+            self._article_of[row] = number
+            by_article.setdefault((number, chunk.lang), []).append(row)
+        self._article_rows = {key: np.array(rows, dtype=np.int64) for key, rows in by_article.items()}
 
     @property
     def languages(self) -> list[Language]:
@@ -179,72 +253,92 @@ class Retriever:
         every language there is (a Russian-only FAQ still answers an English query if it can)."""
         return [lang] if lang in self._rows_by_lang else self.languages
 
-    def _chunk_scores(self, query: str, query_vector: np.ndarray | None, lang: Language) -> dict[int, Scores]:
-        """Row -> (dense, char, bm25) for the top candidates of each signal in one language."""
-        rows = self._rows_by_lang[lang]
-        k = min(CANDIDATES, len(rows))
-        char, bm25 = (scorer.scores(query) for scorer in self._lexical_by_lang[lang])
-        candidates: set[int] = set()
-        for lexical in (char, bm25):
-            top = np.argpartition(-lexical, k - 1)[:k] if k < len(rows) else np.arange(len(rows))
-            candidates.update(int(rows[i]) for i in top)
-        if query_vector is not None:
-            _, ids = self.index.faiss_by_lang[lang].search(query_vector.reshape(1, -1), k)
-            candidates.update(int(i) for i in ids[0] if i >= 0)
-        position = {int(row): i for i, row in enumerate(rows)}
-        return {
-            row: (
-                float(self.index.vectors[row] @ query_vector) if query_vector is not None else 0.0,
-                float(char[position[row]]),
-                float(bm25[position[row]]),
-            )
-            for row in candidates
-        }
-
-    def candidates(self, text: str, lang: str | None = None) -> Candidates:
-        """Validates the query and scores the candidate chunks of every signal (the expensive half of a search)."""
+    def candidates(self, text: str, lang: str | None = None, settings: SearchSettings | None = None) -> Candidates:
+        """Validates the query, finds the candidate articles (the articles of each signal's best chunks) and
+        scores all their chunks: the expensive half of a search, the embedding included."""
+        settings = settings or self.settings
         query = check_query(text)
         if lang is not None and lang not in SUPPORTED:
             raise QueryError(f"unsupported language {lang!r} (supported: {', '.join(SUPPORTED)})")
         query_lang: Language = lang if lang is not None else detect_language(query)  # type: ignore[assignment]
         # a lexical baseline alone does not pay for the embedding (its latency is measured against hybrid's)
-        lexical_only = self.settings.mode in ("char-tfidf", "bm25")
+        lexical_only = settings.mode in ("char-tfidf", "bm25")
         query_vector = None if lexical_only else self.embedder.embed_queries([query])[0]
-        langs = self._langs_for(query_lang)
-        scores: dict[int, Scores] = {}
+        langs = self.languages if settings.all_languages else self._langs_for(query_lang)
+        lexical: dict[Language, tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]] = {}
+        articles: set[int] = set()
         for search_lang in langs:
-            scores.update(self._chunk_scores(query, query_vector, search_lang))
-        return Candidates(query=query, lang=query_lang, langs=langs, scores=scores)
+            rows = self._rows_by_lang[search_lang]
+            k = min(settings.candidates, len(rows))
+            char, bm25 = (scorer.scores(query) for scorer in self._lexical_by_lang[search_lang])
+            lexical[search_lang] = (char, bm25)
+            for values in (char, bm25):
+                top = np.argpartition(-values, k - 1)[:k] if k < len(rows) else np.arange(len(rows))
+                articles.update(self._article_of[rows[top[values[top] > 0]]].tolist())
+            if query_vector is not None:
+                _, ids = self.index.faiss_by_lang[search_lang].search(query_vector.reshape(1, -1), k)
+                articles.update(self._article_of[ids[0][ids[0] >= 0]].tolist())
+        parts = [self._article_rows[(a, g)] for a in sorted(articles) for g in langs if (a, g) in self._article_rows]
+        rows = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+        scores = np.zeros((len(rows), 3), dtype=np.float32)
+        if query_vector is not None and len(rows):
+            # einsum, not a BLAS matrix product: OpenBLAS's threads would spin after it and slow the next query's
+            # embedding (p95 24 ms -> 110 ms measured on the 2-core machine)
+            scores[:, DENSE] = np.einsum("ij,j->i", self.index.vectors[rows], query_vector)
+        row_langs = self._lang_of[rows]
+        for search_lang, (char, bm25) in lexical.items():
+            mask = row_langs == search_lang
+            positions = self._position[rows[mask]]
+            scores[mask, CHAR] = char[positions]
+            scores[mask, BM25] = bm25[positions]
+        return Candidates(query=query, lang=query_lang, langs=langs, rows=rows, scores=scores)
 
     def rank(self, candidates: Candidates, k: int = 5, settings: SearchSettings | None = None) -> list[Hit]:
-        """The top ``k`` articles by ``settings`` (default: the retriever's own), each by its best chunk.
-
-        Chunks are fused first and grouped into articles after: measured against fusing per-article maxima,
-        this ranked better on both the development and the held-out queries (docs/benchmarks.md)."""
+        """The top ``k`` articles by ``settings`` (default: the retriever's own; its ``candidates`` and
+        ``all_languages`` apply in ``candidates``), each shown in the query's language when the corpus has it,
+        with its best section there as the snippet."""
         if not 1 <= k <= 50:
             raise QueryError("k must be between 1 and 50")
         settings = settings or self.settings
-        order = order_scores(candidates.scores, settings)
-        chunks: Sequence[Chunk] = self.index.chunks
-        best: dict[str, int] = {}
-        for row, value in order.items():
-            key = chunks[row].doc_key
-            if key not in best or value > order[best[key]]:
-                best[key] = row
+        rows, scores = candidates.rows, candidates.scores
+        chunks = self.index.chunks
+        w = settings.confidence_dense_weight
+        chunk_confidence = w * scores[:, DENSE] + (1 - w) * scores[:, CHAR]
+        shown_lang = candidates.lang if candidates.lang in self._rows_by_lang else None
+        numbers = self._article_of[rows]
+        row_langs = self._lang_of[rows]
+        values: dict[int, Scores] = {}
+        best: dict[int, int] = {}  # article -> position (in rows) of its most confident chunk
+        for article in np.unique(numbers).tolist():
+            if shown_lang is not None and (article, shown_lang) not in self._article_rows:
+                continue  # no article of this id in the customer's language
+            at = np.flatnonzero(numbers == article)
+            values[article] = (
+                _top_mean(scores[at, DENSE], settings.top_m[DENSE]),
+                _top_mean(scores[at, CHAR], settings.top_m[CHAR]),
+                _top_mean(scores[at, BM25], settings.top_m[BM25]),
+            )
+            best[article] = int(at[np.argmax(chunk_confidence[at])])
+        order = order_scores(values, settings, {a: float(chunk_confidence[p]) for a, p in best.items()})
         hits = []
-        for row in sorted(best.values(), key=lambda r: -order[r])[:k]:
-            chunk, scores = chunks[row], candidates.scores[row]
+        for article in sorted(order, key=lambda a: (-order[a], self._article_ids[a]))[:k]:
+            top = best[article]
+            lang = shown_lang or chunks[rows[top]].lang
+            # the snippet: the article's most confident chunk in the language it is shown in
+            here = np.flatnonzero((numbers == article) & (row_langs == lang))
+            shown = int(here[np.argmax(chunk_confidence[here])]) if len(here) else top
+            chunk = chunks[rows[shown]]
             hits.append(
                 Hit(
                     id=chunk.doc_id,
                     lang=chunk.lang,
                     title=chunk.title,
                     url=chunk.url,
-                    score=round(confidence(scores, settings), 6),
+                    score=round(float(chunk_confidence[top]), 6),
                     snippet=chunk.text,
                     heading=chunk.heading,
-                    dense=round(scores[DENSE], 6),
-                    lexical=round(scores[CHAR], 6),
+                    dense=round(float(scores[top, DENSE]), 6),
+                    lexical=round(float(scores[top, CHAR]), 6),
                 )
             )
         return hits

@@ -89,7 +89,15 @@ def test_heldout_shares_nothing_with_what_the_service_learns_from(seen: set[str]
 def test_heldout_shares_nothing_with_the_development_set() -> None:
     dev = {normalise(c.text) for c in read_cases(WILD_DEV / "triage.csv")}
     dev |= {normalise(r["query"]) for r in rows(WILD_DEV / "kb.csv")}
+    dev |= {normalise(r["text"]) for r in rows(WILD_DEV / "kb_negatives.csv")}
     assert [t for t in heldout_texts() if normalise(t) in dev] == []
+
+
+def test_dev_kb_negatives_are_out_of_scope_questions_of_their_own(seen: set[str]) -> None:
+    data = rows(WILD_DEV / "kb_negatives.csv")
+    assert len(data) >= 40
+    assert {r["intent"] for r in data} == {"out_of_scope"}
+    assert [r["text"] for r in data if normalise(r["text"]) in seen] == []
 
 
 @pytest.mark.parametrize(
@@ -102,6 +110,7 @@ def test_heldout_shares_nothing_with_the_development_set() -> None:
         "wild/intents_en.csv",
         "wild_dev/triage.csv",
         "wild_dev/kb.csv",
+        "wild_dev/kb_negatives.csv",
     ],
 )
 def test_no_duplicates_within_a_set(path: str) -> None:

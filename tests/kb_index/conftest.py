@@ -169,3 +169,28 @@ def restore_structlog() -> Iterator[None]:
     saved = structlog.get_config()
     yield
     structlog.configure(**saved)
+
+
+# A way of asking of the Russian roaming article, in transliteration (detected as English), and an article that
+# exists in Russian only.
+TRANSLITERATED_QUESTION = "skolko stoit rouming v turcii na nedelyu"
+RU_ONLY_ARTICLE = """---
+id: ru-only-tv
+lang: ru
+title: Телевидение на даче
+---
+## Как смотреть телевидение на даче
+Телевидение Забота на даче смотрят в приложении через мобильный интернет.
+"""
+
+
+@pytest.fixture(scope="session")
+def asked(tmp_path_factory: pytest.TempPathFactory) -> Retriever:
+    """A retriever over ``articles_dir``'s articles plus RU_ONLY_ARTICLE, the Russian roaming article with ways of
+    asking (kb/questions beside the articles) that include TRANSLITERATED_QUESTION."""
+    root = tmp_path_factory.mktemp("asked")
+    _write_files(root / "articles", EN_ARTICLES | RU_ARTICLES | {"ru/ru-only-tv.md": RU_ONLY_ARTICLE})
+    _write_files(root / "questions", {"ru/roaming.txt": f"{TRANSLITERATED_QUESTION}\nсколько стоит роуминг\n"})
+    fake = create_embedder("fake:64")
+    build_index(root / "articles", root / "index", fake, progress=False)
+    return Retriever(load_current(root / "index", fake.name, fake.dim), fake)

@@ -9,8 +9,8 @@ import pytest
 from kb_index.__main__ import main
 
 KB_VARIABLES = (
-    "KB_MODE", "KB_FUSION", "KB_RRF_DENSE_WEIGHT", "KB_RRF_K", "KB_CONFIDENCE_DENSE_WEIGHT", "KB_THRESHOLD",
-    "KB_SOURCE", "KB_INDEX_DIR", "KB_EMBEDDER",
+    "KB_MODE", "KB_FUSION", "KB_RRF_DENSE_WEIGHT", "KB_DENSE_WEIGHT", "KB_RRF_K", "KB_TOP_M", "KB_CANDIDATES",
+    "KB_ALL_LANGUAGES", "KB_CONFIDENCE_DENSE_WEIGHT", "KB_THRESHOLD", "KB_SOURCE", "KB_INDEX_DIR", "KB_EMBEDDER",
 )  # fmt: skip
 
 
@@ -156,3 +156,51 @@ def test_eval_with_a_csv_without_the_columns_exits_2(
     )
     assert code == 2
     assert "needs columns" in result["error"]
+
+
+def test_eval_json_keeps_its_keys(capsys: pytest.CaptureFixture[str], tmp_path: Path, articles_dir: Path) -> None:
+    """Outside users read kb-eval's last line: its keys stay as they were."""
+    _build(capsys, tmp_path / "index", articles_dir)
+    queries = tmp_path / "queries.csv"
+    queries.write_text("query,expected_id\nRoaming abroad,roaming\n", encoding="utf-8")
+    _, result = _run(
+        capsys, "--index", str(tmp_path / "index"), "--embedder", "fake:64", "eval", "--queries", str(queries)
+    )
+    assert set(result) == {
+        "queries", "n", "recall@1", "recall@5", "mrr", "p50_ms", "p95_ms", "dense-only", "char-tfidf", "bm25",
+        "hybrid-weighted", "rrf_dense_weight", "threshold",
+    }  # fmt: skip
+    assert result["rrf_dense_weight"] == 0.6
+
+
+def test_tune_prints_the_sweeps_and_json(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, articles_dir: Path
+) -> None:
+    (tmp_path / "questions" / "ru").mkdir(parents=True)
+    (tmp_path / "questions" / "ru" / "roaming.txt").write_text("сколько стоит роуминг\nrouming v turcii\n")
+    (tmp_path / "questions" / "en").mkdir(parents=True)
+    (tmp_path / "questions" / "en" / "router-reboot.txt").write_text("my wifi is dead\nno internet at home\n")
+    _build(capsys, tmp_path / "index", articles_dir)
+    queries = tmp_path / "queries.csv"
+    queries.write_text(
+        "query,expected_id,lang\nRoaming abroad,roaming,en\nПлатёж не зачислен,payment-not-credited,ru\n"
+    )
+    negatives = tmp_path / "negatives.csv"
+    negatives.write_text("text,intent\nhow to cook pasta,out_of_scope\nкак сварить борщ,out_of_scope\n")
+    code = main(
+        [
+            "--index", str(tmp_path / "index"), "--embedder", "fake:64", "tune", "--queries", str(queries),
+            "--negatives", str(negatives), "--prefix-check", "--loo", "3", "--source", str(articles_dir),
+        ]
+    )  # fmt: skip
+    out = capsys.readouterr().out
+    result = json.loads(out.strip().splitlines()[-1])
+    assert code == 0
+    assert result["n"] == 2
+    assert set(result["in_use"]) == {"recall@1", "recall@5", "mrr", "recall@1_by_lang"}
+    assert result["best"]["recall@1"] >= result["in_use"]["recall@1"]
+    assert "per-article aggregation: mean of the best m chunks per signal" in result["sweeps"]
+    assert "<- in use" in out
+    assert "query: (symmetric), hybrid" in out
+    assert "leave one out: 3 ways of asking" in out
+    assert "no-answer threshold, 2 out-of-scope questions" in out

@@ -4,6 +4,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from kb_index.build import build_index
@@ -59,6 +60,15 @@ def test_k_limits_the_hits(retriever: Retriever) -> None:
 def test_english_query_gets_english_articles(retriever: Retriever) -> None:
     response = retriever.search("the router does not work", k=10)
     assert response.lang == "en"
+    assert {h.lang for h in response.hits} == {"en"}
+
+
+def test_evidence_comes_from_every_language_by_default(retriever: Retriever) -> None:
+    assert retriever.search("the router does not work").searched_langs == ["en", "ru"]
+
+
+def test_without_all_languages_only_the_query_language_is_searched(retriever: Retriever) -> None:
+    response = _with(retriever, all_languages=False).search("the router does not work", k=10)
     assert response.searched_langs == ["en"]
     assert {h.lang for h in response.hits} == {"en"}
 
@@ -193,20 +203,52 @@ def test_weighted_fusion_orders_by_the_confidence() -> None:
     assert values == pytest.approx({"a": 0.58, "b": 0.62, "c": 0.18})
 
 
+def test_weighted_fusion_takes_given_confidences() -> None:
+    confidences = {"a": 0.1, "b": 0.3, "c": 0.2}
+    assert order_scores(SCORES, SearchSettings(fusion="weighted"), confidences) == confidences
+
+
 def test_rrf_sums_weighted_reciprocal_ranks() -> None:
-    values = order_scores(SCORES, SearchSettings(fusion="rrf", rrf_dense_weight=0.6, rrf_k=10))
+    values = order_scores(SCORES, SearchSettings(fusion="rrf", dense_weight=0.6, rrf_k=10))
     # a: dense rank 0, char rank 2, bm25 rank 2 -> 0.6/11 + 0.2/13 + 0.2/13
     assert values["a"] == pytest.approx(0.6 / 11 + 0.2 / 13 + 0.2 / 13)
     assert values["b"] == pytest.approx(0.6 / 12 + 0.2 / 11 + 0.2 / 11)
-    assert _order(SearchSettings(fusion="rrf", rrf_dense_weight=0.6, rrf_k=10)) == ["b", "a", "c"]
+    assert _order(SearchSettings(fusion="rrf", dense_weight=0.6, rrf_k=10)) == ["b", "a", "c"]
 
 
 def test_rrf_with_the_whole_weight_on_dense_follows_the_dense_ranking() -> None:
-    assert _order(SearchSettings(fusion="rrf", rrf_dense_weight=1.0)) == ["a", "b", "c"]
+    assert _order(SearchSettings(fusion="rrf", dense_weight=1.0)) == ["a", "b", "c"]
 
 
 def test_rrf_without_dense_weight_follows_the_lexical_rankings() -> None:
-    assert _order(SearchSettings(fusion="rrf", rrf_dense_weight=0.0)) == ["b", "c", "a"]
+    assert _order(SearchSettings(fusion="rrf", dense_weight=0.0)) == ["b", "c", "a"]
+
+
+def test_zscore_sums_weighted_z_scores() -> None:
+    values = order_scores(SCORES, SearchSettings(fusion="zscore", dense_weight=0.6))
+    dense, char, bm25 = (np.array([SCORES[key][i] for key in "abc"]) for i in range(3))
+    z = [(x - x.mean()) / x.std() for x in (dense, char, bm25)]
+    expected = 0.6 * z[0] + 0.2 * z[1] + 0.2 * z[2]
+    assert [values[key] for key in "abc"] == pytest.approx(list(expected))
+    assert _order(SearchSettings(fusion="zscore", dense_weight=0.6)) == ["b", "a", "c"]
+
+
+def test_zscore_follows_the_dense_signal_with_the_whole_weight_on_it() -> None:
+    assert _order(SearchSettings(fusion="zscore", dense_weight=1.0)) == ["a", "b", "c"]
+
+
+def test_zscore_ignores_a_signal_that_is_the_same_for_every_article() -> None:
+    flat = {"a": (0.9, 0.5, 0.0), "b": (0.1, 0.5, 0.0)}
+    values = order_scores(flat, SearchSettings(fusion="zscore", dense_weight=0.5))
+    assert values == pytest.approx({"a": 0.5, "b": -0.5})
+
+
+def test_zscore_of_one_article_is_zero() -> None:
+    assert order_scores({"a": (0.9, 0.1, 0.2)}, SearchSettings()) == {"a": 0.0}
+
+
+def test_no_articles_no_order() -> None:
+    assert order_scores({}, SearchSettings()) == {}
 
 
 # -- settings ----------------------------------------------------------------------------------------------------
@@ -215,10 +257,13 @@ def test_rrf_without_dense_weight_follows_the_lexical_rankings() -> None:
     [
         ({"mode": "semantic"}, "unknown search mode"),
         ({"fusion": "max"}, "unknown fusion"),
-        ({"rrf_dense_weight": 1.5}, "rrf_dense_weight must be between 0 and 1"),
-        ({"rrf_dense_weight": -0.1}, "rrf_dense_weight must be between 0 and 1"),
+        ({"dense_weight": 1.5}, "dense_weight must be between 0 and 1"),
+        ({"dense_weight": -0.1}, "dense_weight must be between 0 and 1"),
         ({"confidence_dense_weight": 2.0}, "confidence_dense_weight must be between 0 and 1"),
         ({"rrf_k": 0}, "rrf_k must be at least 1"),
+        ({"top_m": (3, 0, 2)}, "top_m must be three whole numbers"),
+        ({"top_m": (3, 2)}, "top_m must be three whole numbers"),
+        ({"candidates": 0}, "candidates must be at least 1"),
     ],
 )
 def test_search_settings_reject_bad_values(fields: dict[str, Any], message: str) -> None:
@@ -228,4 +273,64 @@ def test_search_settings_reject_bad_values(fields: dict[str, Any], message: str)
 
 @pytest.mark.parametrize("weight", [0.0, 1.0])
 def test_search_settings_accept_the_weight_bounds(weight: float) -> None:
-    assert SearchSettings(rrf_dense_weight=weight, confidence_dense_weight=weight).rrf_dense_weight == weight
+    assert SearchSettings(dense_weight=weight, confidence_dense_weight=weight).dense_weight == weight
+
+
+# -- articles: evidence from their chunks in every language ------------------------------------------------------
+# conftest's TRANSLITERATED_QUESTION: a way of asking of the Russian roaming article in the ``asked`` index
+TRANSLIT = "skolko stoit rouming v turcii na nedelyu"
+
+
+def test_a_transliterated_question_finds_the_article_by_its_russian_ways_of_asking(asked: Retriever) -> None:
+    response = asked.search(TRANSLIT)
+    assert response.lang == "en"  # Latin letters: detected as English
+    hit = response.hits[0]
+    assert (hit.id, hit.lang) == ("roaming", "en")  # shown in the query's language
+    assert "Turkey" in hit.snippet or "Zabota app" in hit.snippet  # the English article's own text
+    assert hit.score == pytest.approx(0.8 * hit.dense + 0.2 * hit.lexical, abs=1e-5)
+    assert hit.lexical > 0.9  # the confidence is the Russian way of asking's, the chunk that matched
+
+
+def test_the_query_language_alone_misses_the_other_language_s_ways_of_asking(asked: Retriever) -> None:
+    everywhere = asked.search(TRANSLIT).hits[0]
+    alone = _with(asked, all_languages=False).search(TRANSLIT).hits[0]
+    assert alone.score < everywhere.score
+
+
+def test_an_article_missing_in_the_query_language_is_not_shown(asked: Retriever) -> None:
+    hits = asked.search("Телевидение на даче через приложение", lang="en", k=10).hits
+    assert "ru-only-tv" not in {h.id for h in hits}
+    assert asked.search("Телевидение на даче через приложение", lang="ru").hits[0].id == "ru-only-tv"
+
+
+def test_top_mean_is_the_mean_of_the_best_m() -> None:
+    from kb_index.search import _top_mean
+
+    values = np.array([0.1, 0.9, 0.5, 0.7], dtype=np.float32)
+    assert _top_mean(values, 1) == pytest.approx(0.9)
+    assert _top_mean(values, 2) == pytest.approx(0.8)
+    assert _top_mean(values, 10) == pytest.approx(0.55)  # fewer chunks than m: all of them
+
+
+def test_top_m_decides_between_one_close_chunk_and_several(asked: Retriever) -> None:
+    found = asked.candidates("роуминг")
+    by_best = asked.rank(found, 10, replace(asked.settings, top_m=(1, 1, 1)))
+    by_three = asked.rank(found, 10, replace(asked.settings, top_m=(3, 3, 3)))
+    assert {h.id for h in by_best} == {h.id for h in by_three}
+    assert all(h.lang == "ru" for h in by_best)
+
+
+def test_candidates_hold_every_chunk_of_the_candidate_articles(asked: Retriever) -> None:
+    found = asked.candidates("roaming prices")
+    rows = set(found.rows.tolist())
+    chunks = asked.index.chunks
+    articles = {chunks[r].doc_id for r in rows}
+    assert rows == {r for r, c in enumerate(chunks) if c.doc_id in articles}
+    assert found.scores.shape == (len(found.rows), 3)
+
+
+def test_faiss_searches_on_one_thread(retriever: Retriever) -> None:
+    import faiss  # type: ignore[import-untyped]
+
+    Retriever(retriever.index, retriever.embedder)
+    assert faiss.omp_get_max_threads() == 1
