@@ -116,9 +116,9 @@ test-stories: setup train kb-build ## conversation tests (rasa test core on test
 
 test: lint typecheck unit validate integration test-stories ## everything CI runs
 
-eval-nlu: setup train ## score the trained model on TEST=<csv text,intent>
+eval-nlu: setup train ## score the trained model on TEST=<csv text,intent> [SWEEP=1: intent did-you-mean margins]
 	@test -n "$(TEST)" || { echo "usage: make eval-nlu TEST=path.csv" >&2; exit 2; }
-	@$(BOT_PY) -m bench.eval_nlu --model "$$(cat models/current)" --test "$(TEST)"
+	@$(BOT_PY) -m bench.eval_nlu --model "$$(cat models/current)" --test "$(TEST)" $(if $(SWEEP),--sweep)
 
 bench-nlu: setup ## train the NLU pipeline (or CONFIG=<yml>) on TRAIN=<csv>, score on TEST=<csv>, with a TF-IDF baseline
 	@test -n "$(TRAIN)" -a -n "$(TEST)" || { echo "usage: make bench-nlu TRAIN=a.csv TEST=b.csv" >&2; exit 2; }

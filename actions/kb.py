@@ -19,13 +19,21 @@ from redis.typing import EncodableT, FieldT
 
 from actions.escalate import escalate
 from actions.settings import get_kb, get_redis
-from actions.tracker_data import FALLBACK_INTENT, conversation_language, latest_intent, latest_text, slot_text
+from actions.tracker_data import (
+    FALLBACK_INTENT,
+    conversation_language,
+    intent_ranking,
+    latest_intent,
+    latest_text,
+    slot_text,
+)
 from kb_index.answering import ESCALATION_REASON, KbChoice, KbCounters, choose_article, steps_text
 from kb_index.directory import load_directory, topic_for_intent
 from kb_index.index import IndexError_
 from kb_index.search import QueryError
 from zabota import markers, redis_keys
-from zabota.catalog import load_catalog
+from zabota.catalog import Catalog, load_catalog
+from zabota.intent_did_you_mean import IntentDidYouMean, offerable_topic
 from zabota.language import Language
 from zabota.redaction import mask_for_log
 
@@ -40,6 +48,8 @@ MISSES_SLOT = "kb_misses"
 # sends steps and links by SMS during a call, and the handoff summary lists what the bot tried. The gateway
 # strips it from the replies the customer sees.
 KB_MARKER = markers.KB_ARTICLE
+# two close knowledge-base intents are offered as buttons (zabota/intent_did_you_mean.py has the measurement)
+INTENT_DID_YOU_MEAN = IntentDidYouMean()
 
 
 def kb_marker(article: str, title: str, url: str, lang: str) -> dict[str, Any]:
@@ -100,7 +110,14 @@ class ActionAnswerFromKb(Action):  # type: ignore[misc]  # rasa_sdk ships no typ
         intent, confidence = latest_intent(tracker)
         lang = conversation_language(tracker)
         text = latest_text(tracker)
-        topic = topic_for_intent(load_catalog(), intent, text)
+        catalog = load_catalog()
+        titled = load_directory().topic_of_title(text) if text else None
+        if titled is None:
+            close = _close_intents(tracker, intent, catalog)
+            if close is not None:
+                return await self._offer_intents(dispatcher, tracker, intent, lang, close, catalog)
+        # a pressed "did you mean" button sends the article's title: that article, whatever the NLU made of it
+        topic = titled or topic_for_intent(catalog, intent, text)
         conversation = mask_for_log(str(tracker.sender_id))
         choice: KbChoice | None = None
         try:
@@ -162,23 +179,71 @@ class ActionAnswerFromKb(Action):  # type: ignore[misc]  # rasa_sdk ships no typ
     async def _offer(
         dispatcher: CollectingDispatcher, tracker: Tracker, intent: str, lang: Language, choice: KbChoice
     ) -> list[dict[str, Any]]:
-        """Two articles the search cannot tell apart: both as buttons rather than a guess. A button sends the
-        article's title as the customer's next message, which the search answers with that article."""
-        ids = [hit.id for hit in choice.options]
-        log.info("kb.did_you_mean", intent=intent, topics=ids, scores=[round(h.score, 4) for h in choice.options])
-        await record_event(
-            {
-                "kind": "did_you_mean",
-                "conversation": str(tracker.sender_id),
-                "intent": intent,
-                "articles": ",".join(ids),
-                "lang": lang,
-            }
+        """Two articles the search cannot tell apart: both as buttons rather than a guess."""
+        log.info(
+            "kb.did_you_mean",
+            intent=intent,
+            topics=[hit.id for hit in choice.options],
+            scores=[round(h.score, 4) for h in choice.options],
         )
-        buttons = [{"title": hit.title, "payload": hit.title} for hit in choice.options]
-        dispatcher.utter_message(response="utter_kb_did_you_mean", buttons=buttons)
-        # neither a miss nor an answer: the counters stay, and no article waits for «помогло?»
-        return [SlotSet(ARTICLE_SLOT, None)]
+        return await _offer_articles(
+            dispatcher, tracker, intent, lang, [(h.id, h.title) for h in choice.options], "search"
+        )
+
+    @staticmethod
+    async def _offer_intents(
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        intent: str,
+        lang: Language,
+        close: tuple[str, str],
+        catalog: Catalog,
+    ) -> list[dict[str, Any]]:
+        """Two intents the NLU cannot tell apart: their articles as buttons rather than a guess."""
+        directory = load_directory()
+        options = []
+        for name in close:
+            topic = offerable_topic(catalog, name)
+            if topic is not None and topic in directory:
+                options.append((topic, directory.article(topic, lang).title))
+        log.info("kb.did_you_mean_intents", intent=intent, intents=list(close), topics=[t for t, _ in options])
+        return await _offer_articles(dispatcher, tracker, intent, lang, options, "intent")
+
+
+def _close_intents(tracker: Tracker, intent: str, catalog: Catalog) -> tuple[str, str] | None:
+    """The two knowledge-base intents the NLU could not tell apart, when the message's intent is still the
+    NLU's own (the triage's override or a fallback below the threshold leaves the ranking as it was)."""
+    ranking = intent_ranking(tracker)
+    own = [name for name, _ in ranking if name != FALLBACK_INTENT]
+    if not own or (intent != FALLBACK_INTENT and intent != own[0]):
+        return None
+    return INTENT_DID_YOU_MEAN.choose(ranking, catalog)
+
+
+async def _offer_articles(
+    dispatcher: CollectingDispatcher,
+    tracker: Tracker,
+    intent: str,
+    lang: Language,
+    options: list[tuple[str, str]],
+    by: str,
+) -> list[dict[str, Any]]:
+    """(article, title) options as buttons. A button sends the article's title as the customer's next message,
+    which opens that very article (``TopicDirectory.topic_of_title``)."""
+    await record_event(
+        {
+            "kind": "did_you_mean",
+            "conversation": str(tracker.sender_id),
+            "intent": intent,
+            "articles": ",".join(topic for topic, _ in options),
+            "lang": lang,
+            "by": by,
+        }
+    )
+    buttons = [{"title": title, "payload": title} for _, title in options]
+    dispatcher.utter_message(response="utter_kb_did_you_mean", buttons=buttons)
+    # neither a miss nor an answer: the counters stay, and no article waits for «помогло?»
+    return [SlotSet(ARTICLE_SLOT, None)]
 
 
 class ActionKbFeedback(Action):  # type: ignore[misc]  # rasa_sdk ships no type information

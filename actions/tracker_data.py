@@ -53,6 +53,17 @@ def latest_intent(tracker: Tracker) -> tuple[str, float]:
     return str(intent["name"]), float(confidence) if isinstance(confidence, int | float) else 0.0
 
 
+def intent_ranking(tracker: Tracker) -> list[tuple[str, float]]:
+    """The NLU's ranking of the latest message as (intent, confidence), best first, as Rasa gave it."""
+    ranking = latest_message(tracker).get("intent_ranking")
+    out: list[tuple[str, float]] = []
+    for entry in ranking if isinstance(ranking, list) else []:
+        if isinstance(entry, Mapping) and isinstance(entry.get("name"), str):
+            confidence = entry.get("confidence")
+            out.append((entry["name"], float(confidence) if isinstance(confidence, int | float) else 0.0))
+    return out
+
+
 # Replies that answer the bot's question rather than say what the customer needs.
 REPLY_INTENTS = frozenset({"affirm", "deny", "thank", "greet", "goodbye", FALLBACK_INTENT})
 

@@ -2,6 +2,9 @@
 
 Prints a readable report and, as the last line, one JSON object. A fallback prediction (nlu_fallback, the
 bot asks to rephrase) counts as `out_of_scope` when the test set has that label, otherwise as an error.
+
+On a set of the catalog's intents it also reports the intent "did you mean" (zabota/intent_did_you_mean.py):
+two close knowledge-base intents offered as buttons, against the one decision; `--sweep` tries other margins.
 """
 
 from __future__ import annotations
@@ -13,6 +16,8 @@ from pathlib import Path
 
 from bench.nlu_metrics import (
     FALLBACK_INTENT,
+    did_you_mean_line,
+    did_you_mean_stats,
     fallback_label,
     read_labelled_csv,
     report,
@@ -21,12 +26,18 @@ from bench.nlu_metrics import (
     threshold_sweep,
 )
 from bench.rasa_nlu import parse_all
+from zabota.catalog import load_catalog
+from zabota.intent_did_you_mean import IntentDidYouMean
+
+SWEEP_MARGINS = (0.05, 0.1, 0.15, 0.2, 0.3)
+SWEEP_FLOORS = (0.05, 0.1, 0.2)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--model", type=Path, required=True)
     parser.add_argument("--test", type=Path, required=True)
+    parser.add_argument("--sweep", action="store_true", help="the intent did-you-mean at other margins and floors")
     args = parser.parse_args()
 
     texts, gold = read_labelled_csv(args.test)
@@ -60,6 +71,19 @@ def main() -> None:
     if scores.oos_recall is not None:
         result["oos_recall"] = round(scores.oos_recall, 4)
     result["top1_accuracy_without_fallback"] = round(sweep[0]["accuracy"], 4)
+    catalog = load_catalog()
+    if sum(g in catalog.intents for g in gold) >= 0.9 * len(gold):
+        rankings = [p.ranking for p in predictions]
+        in_use = IntentDidYouMean()
+        print(f"-- intent did you mean (margin {in_use.margin}, floor {in_use.floor}):")
+        stats = did_you_mean_stats(gold, predicted, rankings, lambda r: in_use.choose(r, catalog))
+        print(did_you_mean_line(stats, "in use"))
+        for margin in SWEEP_MARGINS if args.sweep else ():
+            for floor in SWEEP_FLOORS:
+                other = IntentDidYouMean(margin=margin, floor=floor)
+                swept = did_you_mean_stats(gold, predicted, rankings, lambda r, o=other: o.choose(r, catalog))
+                print(did_you_mean_line(swept, f"margin {margin:.2f} floor {floor:.2f}"))
+        result["did_you_mean"] = {k: round(v, 4) for k, v in stats.items()}
     print(json.dumps(result))
 
 

@@ -6,7 +6,7 @@ import csv
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 OOS_LABELS = ("oos", "out_of_scope")
 FALLBACK_INTENT = "nlu_fallback"
@@ -136,3 +136,43 @@ def sweep_report(rows: List[Dict[str, float]]) -> str:
             extra = f", in-scope {r['in_scope_accuracy']:.4f}, oos recall {r['oos_recall']:.4f}"
         lines.append(f"  {r['threshold']:.2f} / {r['ambiguity']:.2f}: accuracy {r['accuracy']:.4f}{extra}")
     return "\n".join(lines)
+
+
+Ranking = Sequence[Tuple[str, float]]
+Chooser = Callable[[Ranking], Optional[Tuple[str, str]]]
+
+
+def did_you_mean_stats(
+    gold: Sequence[str], predicted: Sequence[str], rankings: Sequence[Ranking], choose: Chooser
+) -> Dict[str, float]:
+    """Two intents offered as buttons where ``choose`` finds them close, against the bot's one decision
+    (``predicted``) everywhere: how often buttons are shown, how often the right intent is among them, how
+    often the first of them alone was right, and the share resolved (one right answer, or the right button)."""
+    n = len(gold)
+    offered = offered_right = offered_first_right = single_right = 0
+    for g, p, ranking in zip(gold, predicted, rankings, strict=True):
+        pair = choose(ranking)
+        if pair is None:
+            single_right += g == p
+            continue
+        offered += 1
+        offered_right += g in pair
+        offered_first_right += g == p
+    baseline = sum(g == p for g, p in zip(gold, predicted, strict=True))
+    return {
+        "n": n,
+        "offered": offered / n if n else 0.0,
+        "offered_right": offered_right / offered if offered else 0.0,
+        "offered_first_right": offered_first_right / offered if offered else 0.0,
+        "resolved": (single_right + offered_right) / n if n else 0.0,
+        "wrong_single": (n - offered - single_right) / n if n else 0.0,
+        "baseline_accuracy": baseline / n if n else 0.0,
+    }
+
+
+def did_you_mean_line(stats: Dict[str, float], label: str) -> str:
+    return (
+        f"  {label}: buttons for {stats['offered']:.1%} (right one among them {stats['offered_right']:.1%}, "
+        f"the first alone {stats['offered_first_right']:.1%}); resolved {stats['resolved']:.1%}, "
+        f"one wrong answer {stats['wrong_single']:.1%}; one answer everywhere {stats['baseline_accuracy']:.1%}"
+    )

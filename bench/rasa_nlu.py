@@ -27,6 +27,8 @@ class Prediction(NamedTuple):
     top: str
     top_confidence: float
     second_confidence: float
+    # the classifier's ranking (name, confidence), nlu_fallback left out
+    ranking: Tuple[Tuple[str, float], ...] = ()
 
 
 def write_training_json(texts: Sequence[str], intents: Sequence[str], path: Path) -> None:
@@ -77,6 +79,7 @@ def parse_all(model: Path, texts: Sequence[str]) -> Tuple[List[Prediction], List
                     top=ranking[0].get("name") or "",
                     top_confidence=float(ranking[0].get("confidence") or 0.0),
                     second_confidence=float(ranking[1].get("confidence") or 0.0) if len(ranking) > 1 else 0.0,
+                    ranking=tuple((str(r.get("name") or ""), float(r.get("confidence") or 0.0)) for r in ranking),
                 )
             )
         return out, latencies

@@ -79,12 +79,25 @@ class TopicDirectory:
     def __contains__(self, topic_id: object) -> bool:
         return topic_id in self._titles
 
+    def topic_of_title(self, text: str) -> str | None:
+        """The topic whose title (in any language) ``text`` is, ignoring case, spaces and end punctuation: the
+        "did you mean" buttons send a title as the customer's next message, and it must open that article."""
+        wanted = _title_key(text)
+        for topic_id, by_lang in self._titles.items():
+            if any(_title_key(title) == wanted for title in by_lang.values()):
+                return topic_id
+        return None
+
     def article(self, topic_id: str, lang: Language) -> Article:
         """The article of ``topic_id`` in ``lang``; ``KeyError`` for a topic the directory does not know."""
         if lang not in SUPPORTED:
             raise ValueError(f"unsupported language {lang!r}")
         title = self._titles[topic_id][lang]
         return Article(id=topic_id, lang=lang, title=title, url=ARTICLE_URL.format(lang=lang, id=topic_id))
+
+
+def _title_key(text: str) -> str:
+    return " ".join(text.casefold().replace("ё", "е").split()).strip(" .!?")
 
 
 @lru_cache(maxsize=4)

@@ -418,3 +418,54 @@ async def test_two_close_articles_are_offered_as_buttons(
     assert "kb.did_you_mean" in log_events(logs)
     [event] = [e for e in await kb_events(redis_db15) if e["kind"] == "did_you_mean"]
     assert event["articles"] == "router-reboot,slow-internet"
+
+
+def ranked(tracker: Any, *ranking: tuple[str, float]) -> Any:
+    tracker.latest_message["intent_ranking"] = [{"name": n, "confidence": c} for n, c in ranking]
+    return tracker
+
+
+async def test_two_close_intents_are_offered_as_their_articles(kb: Path, redis_db15: Redis) -> None:
+    tracker = make_tracker("в поездке не ловит", "roaming", 0.41, slots={"lang": "ru"})
+    ranked(tracker, ("roaming", 0.41), ("mobile_no_signal", 0.37), ("greet", 0.02))
+    dispatcher, events, logs = await run(tracker)
+
+    directory = load_directory()
+    titles = [directory.article(t, "ru").title for t in ("roaming", "mobile-no-signal")]
+    assert response_names(dispatcher.messages) == ["utter_kb_did_you_mean"]
+    assert dispatcher.messages[0]["buttons"] == [{"title": t, "payload": t} for t in titles]
+    assert events == [SlotSet("kb_article", None)]
+    assert "kb.did_you_mean_intents" in log_events(logs)
+    [event] = [e for e in await kb_events(redis_db15) if e["kind"] == "did_you_mean"]
+    assert (event["articles"], event["by"]) == ("roaming,mobile-no-signal", "intent")
+
+
+async def test_a_clear_first_intent_is_answered(kb: Path, redis_db15: Redis) -> None:
+    tracker = make_tracker("роуминг за границей", "roaming", 0.8, slots={"lang": "ru"})
+    ranked(tracker, ("roaming", 0.8), ("mobile_no_signal", 0.1))
+    dispatcher, _, _ = await run(tracker)
+    assert response_names(dispatcher.messages)[0] == "utter_kb_answer"
+
+
+async def test_an_escalation_intent_is_never_offered_as_a_button(kb: Path, redis_db15: Redis) -> None:
+    tracker = make_tracker("роуминг за границей", "roaming", 0.4, slots={"lang": "ru"})
+    ranked(tracker, ("roaming", 0.4), ("fraud_report", 0.38))
+    dispatcher, _, _ = await run(tracker)
+    assert "utter_kb_did_you_mean" not in response_names(dispatcher.messages)
+
+
+async def test_an_intent_the_triage_changed_is_not_second_guessed(kb: Path, redis_db15: Redis) -> None:
+    # the ranking is the classifier's; the message's intent is someone else's decision
+    tracker = make_tracker("роуминг за границей", "sim_replacement", 0.9, slots={"lang": "ru"})
+    ranked(tracker, ("roaming", 0.4), ("mobile_no_signal", 0.38))
+    dispatcher, _, _ = await run(tracker)
+    assert "utter_kb_did_you_mean" not in response_names(dispatcher.messages)
+
+
+async def test_a_pressed_button_opens_its_article_whatever_the_nlu_made_of_it(kb: Path, redis_db15: Redis) -> None:
+    title = load_directory().article("roaming", "ru").title
+    tracker = make_tracker(title, "mobile_no_signal", 0.42, slots={"lang": "ru"})
+    ranked(tracker, ("mobile_no_signal", 0.42), ("roaming", 0.4))
+    dispatcher, events, _ = await run(tracker)
+    assert response_names(dispatcher.messages)[0] == "utter_kb_answer"
+    assert SlotSet("kb_article", "roaming") in events

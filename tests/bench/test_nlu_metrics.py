@@ -52,3 +52,27 @@ def test_read_labelled_csv_rejects_missing_columns(tmp_path: Path) -> None:
     path.write_text("sentence,label\nhi,greet\n", encoding="utf-8")
     with pytest.raises(SystemExit, match="needs columns text,intent"):
         read_labelled_csv(path)
+
+
+def test_did_you_mean_stats_against_the_one_decision() -> None:
+    from bench.nlu_metrics import did_you_mean_stats
+
+    gold = ["a", "b", "c", "d"]
+    predicted = ["a", "c", "c", "x"]
+    rankings = [[("a", 0.9)], [("c", 0.4), ("b", 0.35)], [("c", 0.9)], [("x", 0.4), ("y", 0.39)]]
+    stats = did_you_mean_stats(gold, predicted, rankings, lambda r: (r[0][0], r[1][0]) if len(r) > 1 else None)
+    assert stats["offered"] == pytest.approx(0.5)
+    assert stats["offered_right"] == pytest.approx(0.5)  # b among (c, b); d not among (x, y)
+    assert stats["offered_first_right"] == 0.0
+    assert stats["resolved"] == pytest.approx(0.75)  # a, c alone + b by its button
+    assert stats["wrong_single"] == 0.0
+    assert stats["baseline_accuracy"] == pytest.approx(0.5)
+
+
+def test_the_intent_dev_set_knows_the_feature_articles_of_the_directory() -> None:
+    from bench.kb_intent_dev import FEATURE_ARTICLES, labelled_rows
+    from kb_index.directory import FEATURE_TOPICS
+
+    assert FEATURE_ARTICLES == tuple(topic for topic, _ in FEATURE_TOPICS)
+    rows = labelled_rows()
+    assert len(rows) >= 250 and all(r["text"] and r["intent"] for r in rows)

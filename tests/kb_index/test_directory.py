@@ -100,3 +100,13 @@ def test_feature_howto_topic_from_keywords(text: str, topic: str) -> None:
 @pytest.mark.parametrize("text", ["как пользоваться функцией", "how does this feature work", ""])
 def test_feature_howto_without_a_known_feature(text: str) -> None:
     assert topic_for_intent(load_catalog(), "feature_howto", text) is None
+
+
+def test_a_title_names_its_topic_in_either_language_whatever_the_case() -> None:
+    directory = load_directory()
+    for topic in directory.ids():
+        for lang in ("ru", "en"):
+            title = directory.article(topic, lang).title
+            assert directory.topic_of_title(title) == topic
+            assert directory.topic_of_title(f"  {title.upper()}. ") == topic
+    assert directory.topic_of_title("как сменить тариф на дешевле") is None

@@ -1,0 +1,52 @@
+"""The development set of the intent "did you mean": the questions of bench/data/wild_dev/kb.csv labelled with
+the intent whose article they ask for (the catalog's intent of that topic; feature_howto for the feature
+articles), as a `text,intent` CSV for `make eval-nlu`. Questions about an article no intent answers are left out.
+
+    python -m bench.kb_intent_dev --out results/bench/wild_dev_kb_intents.csv
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+from pathlib import Path
+
+from zabota.catalog import load_catalog
+
+ROOT = Path(__file__).resolve().parent.parent
+DEV_QUESTIONS = ROOT / "bench" / "data" / "wild_dev" / "kb.csv"
+FEATURE_HOWTO = "feature_howto"
+# kb_index.directory.FEATURE_TOPICS: the articles feature_howto answers (not imported: kb_index is the
+# application environment's, this runs in either)
+FEATURE_ARTICLES = ("two-factor", "apn-settings", "call-forwarding", "parental-control", "app-install")
+
+
+def labelled_rows(questions: Path = DEV_QUESTIONS) -> list[dict[str, str]]:
+    catalog = load_catalog()
+    intent_of = {i.kb: i.name for i in catalog.intents.values() if i.kb is not None}
+    intent_of.update(dict.fromkeys(FEATURE_ARTICLES, FEATURE_HOWTO))
+    with questions.open(encoding="utf-8", newline="") as f:
+        rows = list(csv.DictReader(f))
+    return [
+        {"text": row["query"], "intent": intent_of[row["expected_id"]]}
+        for row in rows
+        if row["expected_id"] in intent_of
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--questions", type=Path, default=DEV_QUESTIONS)
+    parser.add_argument("--out", type=Path, required=True)
+    args = parser.parse_args()
+    rows = labelled_rows(args.questions)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    with args.out.open("w", encoding="utf-8", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=["text", "intent"])
+        writer.writeheader()
+        writer.writerows(rows)
+    print(f"{len(rows)} questions -> {args.out}")
+
+
+if __name__ == "__main__":
+    main()
