@@ -35,17 +35,22 @@ def faq_rows(articles: Path = ARTICLES) -> list[dict[str, str]]:
     return rows
 
 
+def write_rows(path: Path, fieldnames: list[str], rows: list[dict[str, str]]) -> None:
+    """``rows`` as a CSV with a header at ``path``, its folder made if missing."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=fieldnames)
+        writer.writeheader()
+        writer.writerows(rows)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--articles", type=Path, default=ARTICLES)
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
     rows = faq_rows(args.articles)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    with args.out.open("w", encoding="utf-8", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=["id", "question", "answer", "lang", "url"])
-        writer.writeheader()
-        writer.writerows(rows)
+    write_rows(args.out, ["id", "question", "answer", "lang", "url"], rows)
     print(f"{len(rows)} FAQ rows -> {args.out}")
 
 

@@ -11,6 +11,7 @@ import argparse
 import csv
 from pathlib import Path
 
+from bench.kb_faq import write_rows
 from zabota.catalog import load_catalog
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -40,11 +41,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
     rows = labelled_rows(args.questions)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    with args.out.open("w", encoding="utf-8", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=["text", "intent"])
-        writer.writeheader()
-        writer.writerows(rows)
+    write_rows(args.out, ["text", "intent"], rows)
     print(f"{len(rows)} questions -> {args.out}")
 
 

@@ -73,6 +73,6 @@ def test_the_intent_dev_set_knows_the_feature_articles_of_the_directory() -> Non
     from bench.kb_intent_dev import FEATURE_ARTICLES, labelled_rows
     from kb_index.directory import FEATURE_TOPICS
 
-    assert FEATURE_ARTICLES == tuple(topic for topic, _ in FEATURE_TOPICS)
+    assert tuple(topic for topic, _ in FEATURE_TOPICS) == FEATURE_ARTICLES
     rows = labelled_rows()
     assert len(rows) >= 250 and all(r["text"] and r["intent"] for r in rows)
