@@ -12,14 +12,13 @@ import csv
 from pathlib import Path
 
 from bench.kb_faq import write_rows
+from kb_index.directory import FEATURE_HOWTO, FEATURE_TOPICS
 from zabota.catalog import load_catalog
 
 ROOT = Path(__file__).resolve().parent.parent
 DEV_QUESTIONS = ROOT / "bench" / "data" / "wild_dev" / "kb.csv"
-FEATURE_HOWTO = "feature_howto"
-# kb_index.directory.FEATURE_TOPICS: the articles feature_howto answers (not imported: kb_index is the
-# application environment's, this runs in either)
-FEATURE_ARTICLES = ("two-factor", "apn-settings", "call-forwarding", "parental-control", "app-install")
+# the articles feature_howto answers, by the feature asked about
+FEATURE_ARTICLES = tuple(topic for topic, _ in FEATURE_TOPICS)
 
 
 def labelled_rows(questions: Path = DEV_QUESTIONS) -> list[dict[str, str]]:
