@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from zabota.catalog import Catalog, Priority, load_catalog
+from zabota.triage.clauses import clause_units
 from zabota.triage.model import PRIORITY_ORDER, NluResult, Signal, TriageContext
 from zabota.triage.policy import TriageConfig, TriagePolicy
 from zabota.triage.signals import SignalDetector
@@ -333,18 +334,26 @@ def rasa_parser(url: str, token: str) -> Callable[[str], Mapping[str, Any]]:
 def parse_cases(
     cases: Sequence[Case], parse: Callable[[str], Mapping[str, Any]], cache: Path | None = None
 ) -> tuple[list[NluResult], list[float]]:
-    """Each case's NLU result, from ``cache`` (text -> parse response JSON) where it has one."""
+    """Each case's NLU result, its clauses' included (as the gateway's TriageEngine.classify does), from
+    ``cache`` (text -> parse response JSON) where it has one. The latencies are of the whole messages."""
     stored: dict[str, Any] = json.loads(cache.read_text(encoding="utf-8")) if cache and cache.exists() else {}
     results: list[NluResult] = []
     latencies: list[float] = []
-    for case in cases:
-        data = stored.get(case.text)
+
+    def parsed(text: str, timed: bool) -> Mapping[str, Any]:
+        data = stored.get(text)
         if data is None:
             start = time.perf_counter()
-            data = parse(case.text)
-            latencies.append((time.perf_counter() - start) * 1000)
-            stored[case.text] = data
-        results.append(nlu_from_parse(data))
+            data = parse(text)
+            if timed:
+                latencies.append((time.perf_counter() - start) * 1000)
+            stored[text] = data
+        return data
+
+    for case in cases:
+        nlu = nlu_from_parse(parsed(case.text, timed=True))
+        clauses = [nlu_from_parse(parsed(unit, timed=False)) for unit in clause_units(case.text)]
+        results.append(dataclasses.replace(nlu, clauses=tuple((c.intent, c.confidence) for c in clauses)))
     if cache is not None:
         cache.parent.mkdir(parents=True, exist_ok=True)
         cache.write_text(json.dumps(stored, ensure_ascii=False), encoding="utf-8")
@@ -398,6 +407,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         for name, gate in GATE_VARIANTS.items()
         if gate != config.sensitive_min_confidence
     }
+    if config.read_clauses:
+        # the same policy reading the whole message only: what the clauses add
+        variants["noclause"] = TriagePolicy(
+            load_catalog(),
+            dataclasses.replace(config, read_clauses=False),
+            cues=detector.intent_cues,
+            vetoes=detector.intent_vetoes,
+        )
     if args.start_rasa:
         with started_rasa() as (url, token):
             nlu, parse_ms = parse_cases(cases, rasa_parser(url, token), args.nlu_cache)

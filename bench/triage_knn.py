@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import itertools
 import re
 from pathlib import Path
 from typing import Dict, List, Sequence, Tuple
@@ -23,6 +22,7 @@ import numpy as np
 import yaml
 
 from bot.components.sentence_embeddings import get_encoder
+from zabota.triage.clauses import clause_units
 
 ROOT = Path(__file__).resolve().parent.parent
 DEV = ROOT / "bench" / "data" / "wild_dev" / "triage.csv"
@@ -30,9 +30,6 @@ EXEMPLARS = ROOT / "bench" / "data" / "triage_knn" / "p1_exemplars.txt"
 POSITIVE_INTENTS = {"crisis"}
 MARGINS = (-0.02, -0.01, 0.0, 0.01, 0.02)
 _ENTITY = re.compile(r"\[([^\]]+)\]\([^)]+\)|\[([^\]]+)\]\{[^}]+\}")
-_CLAUSE = re.compile(
-    r"(?<=[.!?;…])\s+|\n+|\s+(?:но|а|и ещё|кстати|и вообще|but|and also|by the way|anyway)\s+", re.IGNORECASE
-)
 
 
 def nlu_examples() -> List[Tuple[str, str]]:
@@ -58,9 +55,7 @@ def ways_of_asking() -> List[str]:
 
 
 def units(text: str) -> List[str]:
-    parts = [p.strip(" ,.-") for p in _CLAUSE.split(text) if p and len(p.strip()) > 3]
-    pairs = [f"{a} {b}" for a, b in itertools.pairwise(parts)]
-    return list(dict.fromkeys(u for u in [text, *parts, *pairs] if u))
+    return [text, *clause_units(text)]
 
 
 class Vectors:

@@ -9,7 +9,7 @@ no side effects (nothing stored, no conversation touched).
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import get_args
 
 import structlog
@@ -28,6 +28,7 @@ from zabota.channels.policy import (
 )
 from zabota.identity import CustomerProfile, PreferredChannel
 from zabota.triage import SignalDetector, TriagePolicy
+from zabota.triage.clauses import clause_units
 from zabota.triage.model import NluResult, TriageContext, TriageDecision
 
 log = structlog.get_logger(__name__)
@@ -95,6 +96,11 @@ class TriageEngine:
     async def classify(self, text: str, lang: str, context: TriageContext) -> tuple[NluResult, TriageDecision]:
         """Raises ``RasaUnavailable`` when Rasa cannot classify (the caller parks the message)."""
         nlu = await self._rasa.parse(text)
+        units = clause_units(text) if self._policy.config.read_clauses else []
+        if units:
+            # each clause alone as well (zabota/triage/clauses.py): a crisis folded into a routine question
+            parsed = await asyncio.gather(*(self._rasa.parse(unit) for unit in units))
+            nlu = replace(nlu, clauses=tuple((p.intent, p.confidence) for p in parsed))
         return nlu, await self.decide(text, lang, nlu, context)
 
     async def decide(self, text: str, lang: str, nlu: NluResult, context: TriageContext) -> TriageDecision:

@@ -4,7 +4,8 @@ The gateway classifies every message first (``/model/parse``, no side effects) a
 (zabota/triage: sensitive signals in the text, complexity across turns). When the triage escalates a message
 that Rasa classified as routine - «интернет не работает, а бывший муж угрожает мне» is internet_down to the
 classifier - the gateway sends the message with ``metadata["zabota_triage"] = {"override_intent": "crisis",
-...}``. This component, last in the pipeline, replaces the predicted intent with that one, so the ordinary
+...}``. This component, after the FallbackClassifier (only the TransliterationRestorer, which gives the
+customer's own text back, comes after it), replaces the predicted intent with that one, so the ordinary
 rules run ``action_escalate`` and the customer hears the intent's own handoff text (helplines for crisis). The
 classifier's own prediction stays in ``intent_ranking`` and is copied to ``zabota_triage.nlu_intent``.
 

@@ -47,6 +47,17 @@ async def test_classify_returns_rasas_intent_and_a_routine_decision(engine: Tria
     assert [reason.code for reason in decision.reasons] == ["routine"]
 
 
+async def test_each_clause_of_a_longer_message_is_classified_too(engine: TriageEngine, fake_rasa: FakeRasa) -> None:
+    # the first substring found decides: the whole message is a balance question, its second half a crisis
+    fake_rasa.intents = {"баланс": "check_balance", "я всё решила": "crisis"}
+    text = "какой у меня баланс? мне это уже не понадобится, я всё решила"
+    nlu, decision = await engine.classify(text, "ru", TriageContext(channel="webchat"))
+    assert fake_rasa.parsed == [text, "какой у меня баланс?", "мне это уже не понадобится, я всё решила"]
+    assert nlu.intent == "check_balance"
+    assert nlu.clauses == (("check_balance", 0.95), ("crisis", 0.95))
+    assert (decision.escalate, decision.priority, decision.handoff_intent) == (True, "p1", "crisis")
+
+
 async def test_a_self_harm_text_escalates_p1_whatever_the_intent(engine: TriageEngine, fake_rasa: FakeRasa) -> None:
     assert fake_rasa.default_intent == "internet_down"
     nlu, decision = await engine.classify(SELF_HARM, "ru", TriageContext(channel="webchat"))

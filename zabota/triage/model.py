@@ -56,6 +56,9 @@ class NluResult:
     ranking: tuple[tuple[str, float], ...] = ()
     # Rasa entity dicts: {"entity", "value", "start", "end", ...}
     entities: tuple[dict[str, Any], ...] = ()
+    # (intent, confidence) of each clause of a longer message classified on its own (zabota/triage/clauses.py),
+    # in order; the clauses' words are not kept
+    clauses: tuple[tuple[str, float], ...] = ()
 
 
 @dataclass(frozen=True)

@@ -68,9 +68,17 @@ class TriageConfig:
     # escalation kept; the lowest, because every step up risks a doubtful real case. 0 trusts every intent, as
     # the catalog alone would. docs/benchmarks.md has 0, 0.4 and 0.6 measured on the held-out set.
     sensitive_min_confidence: float = 0.4
+    # a clause of the message that the NLU, reading it alone, gives a p1 intent at this confidence or more
+    # escalates p1 (NluResult.clauses). On the development set bench/data/wild_dev/triage.csv at 0.4: 3 of the 6
+    # p1 messages the whole message's intent misses, and none of 773 messages that need no person (its 190,
+    # the 410 development KB questions, 58 out-of-scope ones, the older dev set's routine messages); at 0.3 one
+    # of them.
+    clause_p1_min_confidence: float = 0.4
+    # classify the clauses at all (each is one more NLU parse per longer message); TRIAGE_READ_CLAUSES=false
+    read_clauses: bool = True
 
     def __post_init__(self) -> None:
-        for name in ("low_confidence_threshold", "sensitive_min_confidence"):
+        for name in ("low_confidence_threshold", "sensitive_min_confidence", "clause_p1_min_confidence"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be within 0..1")
         for name in ("low_confidence_turns", "kb_unhelpful_turns", "recurring_count", "recurring_days"):
@@ -179,6 +187,15 @@ class TriagePolicy:
                     Reason("sensitive_intent", f"intent {intent.name} ({nlu.confidence:.2f}) is {kind}, {priority}")
                 )
 
+        # 1b. a clause read alone: a p1 intent there stands whatever the whole message was read as
+        clause = self._p1_clause(nlu)
+        if clause is not None and not (intent_escalates and intent is not None and intent.priority == "p1"):
+            name, confidence, number = clause
+            sensitive_escalations.append(("p1", name))
+            reasons.append(
+                Reason("sensitive_intent", f"clause {number} of the message: intent {name} ({confidence:.2f}), p1")
+            )
+
         # 2. sensitive signals override a routine intent (and join a sensitive one)
         for signal in sensitive_signals:
             sensitive_escalations.append((signal.priority, signal.intent))
@@ -217,7 +234,11 @@ class TriagePolicy:
             other_escalations.append((cfg.complexity_priority, REQUEST_HUMAN))
             reasons.extend(complexity)
 
-        sensitive = bool(intent_escalates and intent is not None and intent.sensitive) or bool(sensitive_signals)
+        sensitive = (
+            bool(intent_escalates and intent is not None and intent.sensitive)
+            or bool(sensitive_signals)
+            or clause is not None
+        )
         sentiment = self._sentiment(nlu.intent, intent, sensitive, anger is not None)
         escalations = sensitive_escalations + other_escalations
         if not escalations:
@@ -253,6 +274,17 @@ class TriagePolicy:
             handoff_intent=handoff,
             lang=lang,
         )
+
+    def _p1_clause(self, nlu: NluResult) -> tuple[str, float, int] | None:
+        """The first clause the NLU gives a p1 intent at ``clause_p1_min_confidence`` or more: (intent,
+        confidence, its number from 1)."""
+        if not self.config.read_clauses:
+            return None
+        for number, (name, confidence) in enumerate(nlu.clauses, start=1):
+            entry = self.catalog.intent(name)
+            if entry is not None and entry.priority == "p1" and confidence >= self.config.clause_p1_min_confidence:
+                return name, confidence, number
+        return None
 
     def _explained_away(self, text: str, lang: str, intent: Intent, signals: Sequence[Signal]) -> bool:
         """Does the text explain a sensitive or escalate intent away? A p1 intent never is (a missed crisis

@@ -427,6 +427,8 @@ def test_config_from_env() -> None:
         "TRIAGE_FALLBACK_INTENT": "fallback",
         "TRIAGE_COMPLEXITY_PRIORITY": "p2",
         "TRIAGE_SENSITIVE_MIN_CONFIDENCE": "0",
+        "TRIAGE_CLAUSE_P1_MIN_CONFIDENCE": "0.6",
+        "TRIAGE_READ_CLAUSES": "no",
         "UNRELATED": "x",
     }
     config = TriageConfig.from_env(env)
@@ -440,6 +442,8 @@ def test_config_from_env() -> None:
         "fallback_intent": "fallback",
         "complexity_priority": "p2",
         "sensitive_min_confidence": 0.0,
+        "clause_p1_min_confidence": 0.6,
+        "read_clauses": False,
     }
 
 
@@ -518,3 +522,47 @@ def test_the_new_sensitive_kinds_override_a_routine_intent(policy: TriagePolicy,
     decision = decide(policy, "check_balance", [sig(kind)])
     assert decision.escalate and decision.sensitive
     assert (decision.priority, decision.handoff_intent) == (priority, intent)
+
+
+# --- clauses read alone ----------------------------------------------------------------------------------------
+
+
+def with_clauses(intent: str, *clauses: tuple[str, float]) -> NluResult:
+    return NluResult(intent=intent, confidence=0.9, clauses=clauses)
+
+
+def test_a_clause_read_as_crisis_escalates_p1_whatever_the_whole_message_was(policy: TriagePolicy) -> None:
+    decision = policy.decide(
+        "текст", "ru", with_clauses("change_tariff", ("change_tariff", 0.95), ("crisis", 0.97)), []
+    )
+    assert decision.escalate and decision.priority == "p1"
+    assert decision.handoff_intent == "crisis"
+    assert decision.sensitive is True
+    [reason] = decision.reasons
+    assert (reason.code, reason.detail) == ("sensitive_intent", "clause 2 of the message: intent crisis (0.97), p1")
+
+
+@pytest.mark.parametrize(
+    "clauses",
+    [
+        (("change_tariff", 0.95), ("crisis", 0.39)),  # below the clause threshold
+        (("change_tariff", 0.95), ("fraud_report", 0.99)),  # p1 only: a p2 clause is for the signals and vetoes
+        (),
+    ],
+)
+def test_no_escalation_from_these_clauses(policy: TriagePolicy, clauses: tuple[tuple[str, float], ...]) -> None:
+    decision = policy.decide("текст", "ru", with_clauses("change_tariff", *clauses), [])
+    assert decision.escalate is False
+
+
+def test_reading_clauses_can_be_switched_off() -> None:
+    config = TriageConfig.from_env({"TRIAGE_READ_CLAUSES": "false", "TRIAGE_CLAUSE_P1_MIN_CONFIDENCE": "0.5"})
+    assert (config.read_clauses, config.clause_p1_min_confidence) == (False, 0.5)
+    quiet = TriagePolicy(load_catalog(), config, cues=no_cues)
+    assert quiet.decide("текст", "ru", with_clauses("change_tariff", ("crisis", 0.97)), []).escalate is False
+
+
+def test_a_crisis_intent_and_a_crisis_clause_give_one_reason(policy: TriagePolicy) -> None:
+    decision = policy.decide("текст", "ru", with_clauses("crisis", ("crisis", 0.97)), [])
+    assert decision.priority == "p1"
+    assert codes(decision) == ["sensitive_intent"]
