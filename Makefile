@@ -18,7 +18,7 @@ export TRANSFORMERS_OFFLINE := 1
 
 .PHONY: help setup run test lint typecheck unit integration validate test-stories train eval-nlu bench-nlu \
         bench-datasets bench-all lock-bot lock-app clean kb-build kb-search kb-eval kb-tune kb-tune-nlu bench-kb-scale \
-        bench-kb-did-you-mean \
+        bench-kb-did-you-mean db-upgrade \
         browsers bench-triage bench-triage-knn bench-gateway
 
 help: ## list every target
@@ -84,8 +84,11 @@ kb-tune-nlu: setup ## the older sweeps' development queries, from the NLU traini
 bench-kb-scale: $(APP_STAMP) ## FAISS at 1M x 384-d synthetic vectors: build time, RAM, p50/p95, recall@10 (about 30 min)
 	@$(APP_PY) -m bench.kb_scale
 
-run: setup train kb-build ## set up what is missing and start Redis, Rasa, the action server and the gateway
+run: setup train kb-build db-upgrade ## set up what is missing and start Redis, Rasa, the action server and the gateway
 	@$(APP_PY) -m zabota.stack run
+
+db-upgrade: $(APP_STAMP) ## migrate the system of record (DATABASE_URL; default the SQLite file .run/zabota.sqlite3)
+	@$(APP_PY) -m zabota.records upgrade
 
 lint: $(APP_STAMP) ## ruff
 	$(APP_VENV)/bin/ruff check .

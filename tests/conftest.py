@@ -127,3 +127,12 @@ def app_redis(stack: Stack) -> Iterator[redis.Redis]:
     client = redis.Redis.from_url(stack.redis_url, decode_responses=True)
     yield client
     client.close()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
+    """Says which database the system-of-record tests used (PostgreSQL when it answers, else SQLite)."""
+    from tests.records_database import DATABASE_USED
+
+    where = config.stash.get(DATABASE_USED, None)
+    if where is not None:
+        terminalreporter.write_line(f"system-of-record tests ran on {where}")
