@@ -17,7 +17,7 @@ from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from gateway import health, operators, pages, sms_webhook, telegram_webhook, triage_api, voice, webchat
+from gateway import customers_api, health, operators, pages, sms_webhook, telegram_webhook, triage_api, voice, webchat
 from gateway.channels.email import SmtpEmail
 from gateway.channels.sms import TwilioSms
 from gateway.channels.telegram import TelegramBotApi
@@ -44,6 +44,9 @@ from zabota.channels.policy import ChannelPolicyConfig
 from zabota.handoffs.sla import SlaPolicy
 from zabota.handoffs.store import HandoffRouter, HandoffStore
 from zabota.identity import CustomerDirectory
+from zabota.records import CustomerRecords, RecordsSettings
+from zabota.records import create_engine as create_records_engine
+from zabota.records.migrate import ensure_migrated
 from zabota.triage import SignalDetector, TriageConfig, TriagePolicy
 
 log = structlog.get_logger(__name__)
@@ -107,6 +110,7 @@ def build_services(settings: GatewaySettings, redis: Redis) -> Services:
         care_phone=settings.care_phone,
     )
     dispatcher = Dispatcher(inbox, rasa, engine, ConversationStateStore(redis), customers, desk, catalog)
+    records_settings = RecordsSettings.from_env({"DATABASE_URL": settings.database_url})
     return Services(
         settings=settings,
         redis=redis,
@@ -120,6 +124,8 @@ def build_services(settings: GatewaySettings, redis: Redis) -> Services:
         channels=channels,
         operators=operators,
         replies=ReplyRouter(channels, customers, inbox, catalog, channel_policy),
+        records=CustomerRecords(create_records_engine(records_settings)),
+        records_settings=records_settings,
     )
 
 
@@ -131,6 +137,8 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # refuse to start on a database without the newest schema (make db-upgrade), not fail mid-request
+        await asyncio.to_thread(ensure_migrated, RecordsSettings.from_env({"DATABASE_URL": settings.database_url}))
         redis = make_redis(settings.redis_url)
         # Blocking stream reads wait longer than the request client's socket timeout allows.
         router_redis = make_redis(settings.redis_url, socket_timeout=None)
@@ -169,6 +177,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             await services.channels.aclose()
             await redis.aclose()
             await router_redis.aclose()
+            await services.records.engine.dispose()
             del app.state.services
             log.info("gateway.stopped")
 
@@ -187,6 +196,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.include_router(voice.router)
     app.include_router(sms_webhook.router)
     app.include_router(operators.router)
+    app.include_router(customers_api.router)
     app.include_router(pages.router)
     # The console's script and styles (the pages themselves come from gateway/pages.py, with their headers).
     app.mount("/static", StaticFiles(directory=pages.STATIC), name="static")

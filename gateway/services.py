@@ -18,6 +18,7 @@ from gateway.reply_routing import ReplyRouter
 from gateway.settings import GatewaySettings
 from gateway.triage import TriageEngine
 from zabota.identity import CustomerDirectory
+from zabota.records import CustomerRecords, RecordsSettings
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,9 @@ class Services:
     channels: CustomerChannels
     operators: OperatorDirectory
     replies: ReplyRouter
+    # the system of record: profiles and contact history (zabota/records)
+    records: CustomerRecords
+    records_settings: RecordsSettings
 
 
 def get_services(request: Request) -> Services:

@@ -18,6 +18,9 @@ class GatewaySettings(BaseSettings):
     gateway_host: str = "127.0.0.1"
     gateway_port: int = Field(default=8000, ge=1, le=65535)
     redis_url: str = "redis://127.0.0.1:6379/0"
+    # The system of record (zabota/records): sqlite:///path or postgresql://...; empty: the embedded SQLite file
+    # .run/zabota.sqlite3. Migrated by `make db-upgrade` (the stack does it before starting the gateway).
+    database_url: str = ""
     rasa_url: str = "http://127.0.0.1:5005"
     # Required: Rasa runs with --enable-api --auth-token, and an API without the token is an open door.
     rasa_token: SecretStr

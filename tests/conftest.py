@@ -10,18 +10,24 @@ import hashlib
 import json
 import os
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import httpx
 import pytest
 import redis
 
+from tests import records_database
 from tests.fakes.smtp_server import FakeSmtp, serve_smtp
 from tests.fakes.telegram_api import DEFAULT_TOKEN as TELEGRAM_TOKEN
 from tests.fakes.telegram_api import FakeTelegram, serve_fake_telegram
 from tests.fakes.twilio_api import ACCOUNT_SID, AUTH_TOKEN, FROM_NUMBER, FakeTwilio, serve_fake_twilio
+from zabota.records import RecordsSettings
 from zabota.stack import RedisLocation, Stack, StackSettings, free_port
+
+# Databases of the system of record, created and dropped by the tests (tests/records_database.py): one fixture
+# for the whole session, so its summary line names one place.
+make_database = records_database.make_database
 
 # Redis databases used only by the tests; flushed before the stack starts.
 TEST_DB_APP = 14
@@ -74,7 +80,12 @@ def _operators_json(tokens: Tokens) -> str:
 
 
 @pytest.fixture(scope="session")
-def stack(fakes: Fakes, tokens: Tokens, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+def stack(
+    fakes: Fakes,
+    tokens: Tokens,
+    tmp_path_factory: pytest.TempPathFactory,
+    make_database: Callable[[], RecordsSettings],
+) -> Iterator[Stack]:
     base = RedisLocation.from_url(os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"))
     gateway_port = free_port()
     settings = StackSettings(
@@ -88,6 +99,8 @@ def stack(fakes: Fakes, tokens: Tokens, tmp_path_factory: pytest.TempPathFactory
         log_dir=tmp_path_factory.mktemp("stack-logs"),
         extra_env={
             "ZABOTA_OPERATORS": _operators_json(tokens),
+            # a system of record of the tests' own; the stack migrates it before the gateway starts
+            "DATABASE_URL": make_database().url,
             "TELEGRAM_BOT_TOKEN": TELEGRAM_TOKEN,
             "TELEGRAM_API_BASE_URL": fakes.telegram.api_base_url,
             "TELEGRAM_WEBHOOK_SECRET": TELEGRAM_SECRET,

@@ -200,9 +200,13 @@ class Stack:
         wait_until("rasa server", lambda: http_ok(url), 240, proc)
 
     def start_gateway(self) -> None:
+        env = self._env()
+        # the system of record at the newest schema before the gateway checks it (idempotent)
+        migrate = [str(self.settings.app_python), "-m", "zabota.records", "upgrade"]
+        subprocess.run(migrate, cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
         argv = [str(self.settings.app_python), "-m", "uvicorn", "gateway.app:create_app", "--factory"]
         argv += ["--host", self.settings.gateway_host, "--port", str(self.settings.gateway_port)]
-        proc = self._spawn("gateway", argv, self._env())
+        proc = self._spawn("gateway", argv, env)
         wait_until("gateway", lambda: http_ok(f"{self.gateway_url}/health"), 60, proc)
 
     @property

@@ -174,6 +174,10 @@ OPERATORS_JSON = json.dumps(
 )
 
 
+# the tests' migrated system-of-record database, set by tests/gateway/conftest.py before any test runs
+TEST_DATABASE_URL = ""
+
+
 def make_settings(**overrides: Any) -> GatewaySettings:
     """Every field explicit, so a REDIS_URL in the developer's environment can never reach another database."""
     values: dict[str, Any] = {
@@ -187,6 +191,7 @@ def make_settings(**overrides: Any) -> GatewaySettings:
         "log_level": "INFO",
         "zabota_operators": OPERATORS_JSON,
         "rate_limit_per_minute": 1000,
+        "database_url": TEST_DATABASE_URL,
     }
     values.update(overrides)
     return GatewaySettings(**values)

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import asyncio
 
+import gateway_testkit
 import httpx
 import pytest
 from gateway_testkit import RASA_TOKEN, TEST_REDIS_URL, FakeRasa, StartApp, make_settings
@@ -32,6 +33,7 @@ async def test_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setenv("REDIS_URL", TEST_REDIS_URL)
     monkeypatch.setenv("RASA_TOKEN", RASA_TOKEN)
     monkeypatch.setenv("MAX_MESSAGE_CHARS", "3")
+    monkeypatch.setenv("DATABASE_URL", gateway_testkit.TEST_DATABASE_URL)
     app = create_app()
     async with (
         app.router.lifespan_context(app),

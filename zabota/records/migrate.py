@@ -48,5 +48,18 @@ def current_revision(settings: RecordsSettings) -> str | None:
         engine.dispose()
 
 
+class NotMigrated(RuntimeError):
+    """The database is not at the newest schema: a process refuses to start rather than fail mid-request."""
+
+
+def ensure_migrated(settings: RecordsSettings) -> None:
+    current, head = current_revision(settings), head_revision()
+    if current != head:
+        raise NotMigrated(
+            f"the system of record at {settings.redacted()} is at revision {current}, the code needs {head}: "
+            "run `make db-upgrade` (python -m zabota.records upgrade)"
+        )
+
+
 def head_revision() -> str | None:
     return ScriptDirectory.from_config(alembic_config(RecordsSettings("sqlite://"))).get_current_head()

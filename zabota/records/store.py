@@ -331,6 +331,7 @@ class CustomerRecords:
                 if row is not None and row.external_id not in (None, clean.external_id) and clean.external_id:
                     raise RecordError("external_id", f"customer {customer_id} has another external id", conflict=True)
             created = row is None
+            before = _record(row) if row is not None else None
             if row is None:
                 row = Customer(
                     id=customer_id or new_customer_id(),
@@ -358,9 +359,13 @@ class CustomerRecords:
             await self._add_accounts(session, row, clean.accounts)
             for channel in clean.opted_out:
                 self._set_consent(row, channel, True, "crm", now)
-            row.updated_at = now
             await session.flush()
             record = _record(row)
+            if before is not None and record != before:
+                # the same data again changes nothing, its time included: an idempotent upsert
+                row.updated_at = now
+                await session.flush()
+                record = _record(row)
         log.info("records.customer_saved", customer=record.customer_id, created=created)
         return record, created
 

@@ -10,12 +10,9 @@ import pytest
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tests import records_database
 from zabota.records import CustomerRecords, RecordsSettings, create_engine
 from zabota.records.migrate import upgrade
 from zabota.records.schema import Base
-
-make_database = records_database.make_database
 
 
 @pytest.fixture(scope="session")
