@@ -18,7 +18,7 @@ export TRANSFORMERS_OFFLINE := 1
 
 .PHONY: help setup run test lint typecheck unit integration validate test-stories train eval-nlu bench-nlu \
         bench-datasets bench-all lock-bot lock-app clean kb-build kb-search kb-eval kb-tune kb-tune-nlu bench-kb-scale \
-        bench-kb-did-you-mean db-upgrade customers-import \
+        bench-kb-did-you-mean db-upgrade customers-import customers-sync \
         browsers bench-triage bench-triage-knn bench-gateway
 
 help: ## list every target
@@ -93,6 +93,9 @@ db-upgrade: $(APP_STAMP) ## migrate the system of record (DATABASE_URL; default 
 customers-import: $(APP_STAMP) ## load customer profiles from CSV=<file> into the system of record (line-numbered errors)
 	@test -n "$(CSV)" || { echo "usage: make customers-import CSV=customers.csv" >&2; exit 2; }
 	@$(APP_PY) -m zabota.records import-csv "$(CSV)"
+
+customers-sync: $(APP_STAMP) ## every Bitrix24 CRM contact into the system of record (BITRIX24_WEBHOOK_URL)
+	@$(APP_PY) -m zabota.records sync-bitrix24
 
 lint: $(APP_STAMP) ## ruff
 	$(APP_VENV)/bin/ruff check .
