@@ -109,8 +109,9 @@ def build_services(settings: GatewaySettings, redis: Redis) -> Services:
         timezone=settings.timezone,
         care_phone=settings.care_phone,
     )
-    dispatcher = Dispatcher(inbox, rasa, engine, ConversationStateStore(redis), customers, desk, catalog)
     records_settings = RecordsSettings.from_env({"DATABASE_URL": settings.database_url})
+    records = CustomerRecords(create_records_engine(records_settings))
+    dispatcher = Dispatcher(inbox, rasa, engine, ConversationStateStore(redis), customers, desk, catalog, records)
     return Services(
         settings=settings,
         redis=redis,
@@ -124,7 +125,7 @@ def build_services(settings: GatewaySettings, redis: Redis) -> Services:
         channels=channels,
         operators=operators,
         replies=ReplyRouter(channels, customers, inbox, catalog, channel_policy),
-        records=CustomerRecords(create_records_engine(records_settings)),
+        records=records,
         records_settings=records_settings,
     )
 

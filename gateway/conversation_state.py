@@ -37,6 +37,9 @@ class ConversationState:
     # (zabota/handoffs/summary.py): {"event": "answer", "article", "title", "timestamp"} and
     # {"event": "feedback", "article", "helpful", "timestamp"}.
     kb_events: tuple[dict[str, Any], ...] = ()
+    # The contact of the system of record this conversation's messages go to now
+    # (zabota/records/contact_log.py ContactPointer.as_dict), None before the first
+    contact: dict[str, Any] | None = None
 
     def last_article(self) -> str | None:
         answers = [event for event in self.kb_events if event.get("event") == "answer"]
@@ -109,6 +112,7 @@ class ConversationStateStore:
                 kb_unhelpful=int(data.get("kb_unhelpful", 0)),
                 intents=tuple(data.get("intents") or ()),
                 kb_events=tuple(data.get("kb_events") or ()),
+                contact=data.get("contact") if isinstance(data.get("contact"), dict) else None,
             )
         except (ValueError, TypeError, AttributeError):
             # Written by another version: start afresh rather than fail the customer's message.

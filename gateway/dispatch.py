@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 import structlog
 from redis.exceptions import RedisError
+from sqlalchemy.exc import SQLAlchemyError
 
 from gateway.conversation_state import ConversationState, ConversationStateStore, advance
 from gateway.inbox import InboundMessage, Inbox
@@ -29,6 +30,8 @@ from gateway.triage import TriageEngine
 from zabota import markers
 from zabota.catalog import Catalog
 from zabota.identity import CustomerDirectory
+from zabota.records import ContactData, CustomerData, CustomerRecords, RecordError
+from zabota.records.contact_log import ContactPointer, current_contact, turn_contact
 from zabota.redaction import mask_for_log
 from zabota.triage.model import NluResult, TriageDecision
 
@@ -137,6 +140,7 @@ class Dispatcher:
         customers: CustomerDirectory,
         desk: OperatorSide,
         catalog: Catalog,
+        records: CustomerRecords | None = None,
     ) -> None:
         self._inbox = inbox
         self._rasa = rasa
@@ -145,6 +149,7 @@ class Dispatcher:
         self._customers = customers
         self._desk = desk
         self._catalog = catalog
+        self._records = records
 
     async def handle(
         self,
@@ -205,6 +210,25 @@ class Dispatcher:
             # Redis errors propagate: a handoff that could not be stored must not look opened.
             opened = await self._desk.open(message, decision, turn.handoff, next_state)
             replies.extend(self._desk.notices(message, decision, opened))
+        pointer, _ = current_contact(
+            conv, message.channel, now, ContactPointer.from_dict(state.contact), message.message_id
+        )
+        next_state = replace(next_state, contact=pointer.as_dict())
+        feedback = nlu.intent == "affirm" if state.awaiting_kb_feedback and nlu.intent in ("affirm", "deny") else None
+        await self._record_contact(
+            message,
+            turn_contact(
+                pointer,
+                conv,
+                started=now,
+                intent=nlu.intent,
+                catalog=self._catalog,
+                articles=[str(a.get("article") or "") for a in turn.kb_articles],
+                feedback=feedback,
+                handoff_id=opened.handoff_id if opened is not None else None,
+                handoff_priority=opened.priority if opened is not None else None,
+            ),
+        )
         try:
             await self.states.save(conv, next_state)
             entry = self._catalog.intent(nlu.intent)
@@ -222,6 +246,22 @@ class Dispatcher:
             decision=decision,
             kb_articles=tuple(turn.kb_articles),
         )
+
+    async def _record_contact(self, message: InboundMessage, contact: ContactData) -> None:
+        """The turn into the system of record (the customer's row made on first sight). A database failure is
+        logged loudly and does not hold the customer's answer back: the message and the replies are in the
+        inbox and the history already."""
+        if self._records is None:
+            return
+        try:
+            await self._records.upsert_customer(
+                CustomerData(language=message.lang), customer_id=message.conversation_id
+            )
+            await self._records.record_contact(contact)
+        except RecordError as exc:
+            log.warning("records.contact_refused", message_id=message.message_id, field=exc.field, reason=exc.reason)
+        except (SQLAlchemyError, OSError) as exc:
+            log.error("records.contact_failed", message_id=message.message_id, error=type(exc).__name__)
 
     async def redeliver(self, message: InboundMessage) -> list[BotReply]:
         """``Redeliverer``'s process hook: a parked message through the whole pipeline."""

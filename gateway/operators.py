@@ -10,6 +10,7 @@ from typing import Annotated, Any
 import structlog
 from fastapi import APIRouter, Depends, Header, Path, Query, WebSocket
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.exc import SQLAlchemyError
 
 from gateway.errors import ApiError, ErrorBody
 from gateway.operator_auth import Operator, require_operator_from
@@ -91,6 +92,18 @@ def _refused(exc: Exception) -> ApiError:
     raise exc
 
 
+# what closing and handing back mean for the contact history (zabota/records)
+OUTCOMES = {"close": "resolved", "handback": "handed_back"}
+
+
+async def _record_outcome(services: Services, handoff_id: str, outcome: str) -> None:
+    """Loud, not fatal: the handoff itself is closed in Redis; only the contact history misses its outcome."""
+    try:
+        await services.records.set_handoff_outcome(handoff_id, outcome)
+    except (SQLAlchemyError, OSError) as exc:
+        log.error("records.outcome_failed", handoff_id=handoff_id, error=type(exc).__name__)
+
+
 def _item(services: Services, handoff: Handoff) -> dict[str, Any]:
     return handoff_item(handoff, services.operators.name_of(handoff.assignee) if handoff.assignee else None)
 
@@ -169,6 +182,8 @@ async def _act(services: Services, operator: Operator, action: str, handoff_id: 
     except LookupError as exc:
         raise ApiError(404, "not_found", "no such handoff") from exc
     log.info(f"operator.{action}", handoff_id=handoff_id, operator_id=operator.id, at=round(time.time(), 3))
+    if action in OUTCOMES:
+        await _record_outcome(services, handoff_id, OUTCOMES[action])
     return HandoffOut(handoff=_item(services, handoff), entry=entry)
 
 

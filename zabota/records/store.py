@@ -39,7 +39,9 @@ AGE_BANDS = ("under-18", "18-24", "25-34", "35-44", "45-54", "55-64", "65+")
 CONSENT_CHANNELS = ("sms", "telegram", "email", "voice", "webchat")
 CONTACT_CHANNELS = ("webchat", "telegram", "voice", "sms", "email", "outreach")
 FEEDBACK = ("helpful", "unhelpful")
-HANDOFF_OUTCOMES = ("resolved", "unresolved", "abandoned")
+# resolved: an operator closed it; handed_back: the operator gave the conversation back to the bot;
+# unresolved / abandoned: as a team's own tools report them
+HANDOFF_OUTCOMES = ("resolved", "handed_back", "unresolved", "abandoned")
 PRIORITIES = ("p1", "p2", "p3", "p4")
 CONSENT_SOURCES = ("customer", "crm", "operator")
 MAX_TAGS = 20
@@ -468,6 +470,18 @@ class CustomerRecords:
             await session.flush()
             record = _contact_record(row)
         return record
+
+    async def set_handoff_outcome(self, handoff_id: str, outcome: str, at: datetime | None = None) -> int:
+        """The outcome of a handoff on the contact it was opened in; how many contacts it was (0 when the
+        handoff is not in the record, e.g. opened before the system of record existed)."""
+        _one_of("outcome", outcome, HANDOFF_OUTCOMES)
+        async with self._sessions.begin() as session:
+            rows = list(await session.scalars(select(Contact).where(Contact.handoff_id == handoff_id)))
+            for row in rows:
+                row.handoff_outcome = outcome
+                row.ended_at = row.ended_at or at or datetime.now(UTC)
+        log.info("records.handoff_outcome", handoff_id=handoff_id, outcome=outcome, contacts=len(rows))
+        return len(rows)
 
     async def recent_contacts(self, customer_id: str, limit: int = 10) -> list[ContactRecord]:
         """The customer's last ``limit`` contacts, newest first, every channel."""

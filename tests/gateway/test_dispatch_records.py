@@ -1,0 +1,77 @@
+"""Every turn through the dispatcher lands in the system of record: the customer's row, the contact with its
+intents, articles, flows, feedback and handoff, the handoff's outcome when an operator closes it; and a
+database failure does not hold the customer's answer back."""
+
+from __future__ import annotations
+
+import pytest
+from gateway_testkit import LEAD_TOKEN, FakeRasa, StartApp
+from structlog.testing import capture_logs
+
+from zabota.records import CustomerRecords, RecordsSettings, create_engine
+
+pytestmark = pytest.mark.usefixtures("empty_records")
+
+CUSTOMER = "c-00000000000000c1"
+KB_MARKER = {
+    "custom": {"zabota_kb": {"article": "roaming", "title": "Роуминг", "url": "https://x/roaming", "lang": "ru"}}
+}
+
+
+async def send(ctx: object, text: str, channel: str = "webchat") -> object:
+    return await ctx.services.dispatcher.handle(  # type: ignore[attr-defined]
+        channel=channel, sender_id="abc", text=text, metadata={}, customer_id=CUSTOMER
+    )
+
+
+async def test_a_conversation_is_one_contact_with_what_the_bot_did(start_app: StartApp, fake_rasa: FakeRasa) -> None:
+    fake_rasa.intents = {"роуминг": "roaming", "да": "affirm", "баланс": "check_balance"}
+    fake_rasa.extra_replies = {"роуминг": [KB_MARKER]}
+    async with start_app(rasa_url=fake_rasa.url) as ctx:
+        await send(ctx, "как подключить роуминг")
+        await send(ctx, "да")
+        await send(ctx, "а какой у меня баланс")
+        customer = await ctx.services.records.get(CUSTOMER)
+        [contact] = await ctx.services.records.recent_contacts(CUSTOMER)
+    assert customer is not None and customer.language == "ru"
+    assert contact.channel == "webchat"
+    assert contact.intents == ("roaming", "affirm", "check_balance")
+    assert contact.articles == ("roaming",)
+    assert contact.flows == ("check_balance",)
+    assert contact.feedback == "helpful"
+
+
+async def test_another_channel_is_another_contact(start_app: StartApp, fake_rasa: FakeRasa) -> None:
+    async with start_app(rasa_url=fake_rasa.url) as ctx:
+        await send(ctx, "интернет не работает")
+        await send(ctx, "всё ещё не работает", channel="telegram")
+        contacts = await ctx.services.records.recent_contacts(CUSTOMER)
+    assert sorted(c.channel for c in contacts) == ["telegram", "webchat"]
+
+
+async def test_a_handoff_and_its_outcome_are_on_the_contact(start_app: StartApp, fake_rasa: FakeRasa) -> None:
+    fake_rasa.intents = {"оператор": "request_human"}
+    async with start_app(rasa_url=fake_rasa.url) as ctx:
+        outcome = await send(ctx, "позовите оператора")
+        handoff_id = outcome.handoff.handoff_id  # type: ignore[attr-defined]
+        [contact] = await ctx.services.records.recent_contacts(CUSTOMER)
+        assert (contact.handoff_id, contact.handoff_priority) == (handoff_id, "p3")
+        headers = {"Authorization": f"Bearer {LEAD_TOKEN}"}
+        claimed = await ctx.client.post(f"/api/v1/operator/handoffs/{handoff_id}/claim", headers=headers)
+        closed = await ctx.client.post(f"/api/v1/operator/handoffs/{handoff_id}/close", headers=headers)
+        [after] = await ctx.services.records.recent_contacts(CUSTOMER)
+    assert claimed.status_code == 200 and closed.status_code == 200
+    assert after.handoff_outcome == "resolved" and after.ended_at is not None
+
+
+async def test_a_database_failure_is_logged_and_the_customer_still_gets_the_answer(
+    start_app: StartApp, fake_rasa: FakeRasa
+) -> None:
+    async with start_app(rasa_url=fake_rasa.url) as ctx:
+        dead = create_engine(RecordsSettings("postgresql://postgres@127.0.0.1:1/nowhere"))
+        ctx.services.dispatcher._records = CustomerRecords(dead)
+        with capture_logs() as logs:
+            outcome = await send(ctx, "привет")
+        await dead.dispose()
+    assert [r.text for r in outcome.replies] == ["echo: привет"]  # type: ignore[attr-defined]
+    assert "records.contact_failed" in [entry["event"] for entry in logs]
