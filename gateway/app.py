@@ -96,6 +96,8 @@ def build_services(settings: GatewaySettings, redis: Redis) -> Services:
         sms=TwilioSms.from_settings(settings) if settings.sms_account_sid and settings.sms_auth_token else None,
         email=SmtpEmail.from_settings(settings) if settings.smtp_host else None,
     )
+    records_settings = RecordsSettings.from_env({"DATABASE_URL": settings.database_url})
+    records = CustomerRecords(create_records_engine(records_settings))
     desk = HandoffDesk(
         redis,
         rasa,
@@ -108,9 +110,8 @@ def build_services(settings: GatewaySettings, redis: Redis) -> Services:
         channel_policy,
         timezone=settings.timezone,
         care_phone=settings.care_phone,
+        records=records,
     )
-    records_settings = RecordsSettings.from_env({"DATABASE_URL": settings.database_url})
-    records = CustomerRecords(create_records_engine(records_settings))
     dispatcher = Dispatcher(inbox, rasa, engine, ConversationStateStore(redis), customers, desk, catalog, records)
     return Services(
         settings=settings,

@@ -137,6 +137,7 @@ class ContactOut(BaseModel):
     handoff_id: str | None
     handoff_priority: str | None
     handoff_outcome: str | None
+    signals: list[str]
 
     @classmethod
     def of(cls, contact: ContactRecord) -> ContactOut:

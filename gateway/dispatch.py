@@ -227,6 +227,7 @@ class Dispatcher:
                 feedback=feedback,
                 handoff_id=opened.handoff_id if opened is not None else None,
                 handoff_priority=opened.priority if opened is not None else None,
+                signals=[signal.kind for signal in decision.signals],
             ),
         )
         try:

@@ -16,12 +16,13 @@ import secrets
 import time
 from collections.abc import Mapping
 from dataclasses import replace
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import structlog
 from redis.asyncio import Redis
+from sqlalchemy.exc import SQLAlchemyError
 
 from gateway import texts
 from gateway.conversation_state import ConversationState
@@ -38,10 +39,15 @@ from zabota.handoffs.store import Handoff, HandoffStore
 from zabota.handoffs.summary import CustomerInfo, IntentSeen, build_summary
 from zabota.identity import CustomerDirectory
 from zabota.language import Language
-from zabota.redaction import redact
+from zabota.records import CustomerRecords
+from zabota.records.churn import ChurnRisk, churn_risk
+from zabota.redaction import mask_for_log, redact
 from zabota.triage.model import PRIORITY_ORDER, Reason, TriageDecision
 
 log = structlog.get_logger(__name__)
+
+# the customer's last contacts the churn rules read when a handoff opens
+CHURN_HISTORY = 50
 
 
 def new_handoff_id() -> str:
@@ -109,6 +115,7 @@ class HandoffDesk:
         *,
         timezone: str,
         care_phone: str,
+        records: CustomerRecords | None = None,
     ) -> None:
         self._redis = redis
         self._rasa = rasa
@@ -116,6 +123,7 @@ class HandoffDesk:
         self._inbox = inbox
         self._customers = customers
         self._channels = channels
+        self._records = records
         self._sla = sla
         self._catalog = catalog
         self.channel_policy = channel_policy
@@ -195,6 +203,7 @@ class HandoffDesk:
             sla=self._sla,
             now=now,
             catalog=self._catalog,
+            churn=await self._churn(message.conversation_id, now),
         )
         handoff_id = await self.store.open(summary)
         existing = handoff_id != summary.handoff_id
@@ -209,6 +218,21 @@ class HandoffDesk:
             reasons=[reason.code for reason in decision.reasons],
         )
         return OpenedHandoff(handoff_id, priority, due_at, existing)
+
+    async def _churn(self, customer_id: str, now: float) -> ChurnRisk:
+        """The customer's churn risk from the system of record; none known when it cannot be read (logged: the
+        handoff itself must open)."""
+        if self._records is None:
+            return ChurnRisk()
+        try:
+            contacts = await self._records.recent_contacts(customer_id, limit=CHURN_HISTORY)
+        except (SQLAlchemyError, OSError) as exc:
+            log.error("records.churn_unavailable", customer=mask_for_log(customer_id), error=type(exc).__name__)
+            return ChurnRisk()
+        risk = churn_risk(contacts, self._catalog, datetime.fromtimestamp(now, UTC))
+        if risk.at_risk:
+            log.info("handoff.churn_risk", customer=mask_for_log(customer_id), reasons=list(risk.reasons))
+        return risk
 
     def notices(self, message: InboundMessage, decision: TriageDecision, opened: OpenedHandoff) -> list[BotReply]:
         """What the customer is told after the bot's own handoff text: when a person answers, and for urgent

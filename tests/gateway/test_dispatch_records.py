@@ -75,3 +75,27 @@ async def test_a_database_failure_is_logged_and_the_customer_still_gets_the_answ
         await dead.dispose()
     assert [r.text for r in outcome.replies] == ["echo: привет"]  # type: ignore[attr-defined]
     assert "records.contact_failed" in [entry["event"] for entry in logs]
+
+
+async def test_a_customer_at_risk_gets_a_more_urgent_handoff_with_the_reasons(
+    start_app: StartApp, fake_rasa: FakeRasa
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from zabota.records import ContactData, CustomerData
+
+    fake_rasa.intents = {"оператор": "request_human"}
+    async with start_app(rasa_url=fake_rasa.url) as ctx:
+        records = ctx.services.records
+        await records.upsert_customer(CustomerData(), customer_id=CUSTOMER)
+        now = datetime.now(UTC)
+        for n in range(3):
+            started = now - timedelta(days=2 + 5 * n)
+            await records.record_contact(
+                ContactData(f"k-old-{n}", CUSTOMER, "voice", started, intents=("internet_down",))
+            )
+        outcome = await send(ctx, "позовите оператора")
+        handoff = await ctx.services.desk.store.get(outcome.handoff.handoff_id)  # type: ignore[attr-defined]
+    assert outcome.handoff.priority == "p2"  # type: ignore[attr-defined]  # request_human is p3
+    assert handoff is not None
+    assert handoff.summary.churn_risk == ("internet_down in 3 contacts within 30 days",)

@@ -19,6 +19,7 @@ from typing import Any, Literal, cast, get_args
 
 from zabota.catalog import Catalog, Priority, load_catalog
 from zabota.handoffs.sla import SlaPolicy
+from zabota.records.churn import ChurnRisk, raised_priority
 from zabota.redaction import CARD_MASK, PASSPORT_MASK, mask_email, mask_phone, redact, redact_for_summary
 from zabota.triage.model import PRIORITY_ORDER, Reason, ReasonCode, Sentiment, TriageDecision
 
@@ -95,6 +96,8 @@ class HandoffSummary:
     due_at: float
     next_step: str
     transcript: tuple[TranscriptLine, ...]
+    # why the customer's history puts them at risk of leaving (zabota/records/churn.py); empty when it does not
+    churn_risk: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: tuples become lists, everything else is already str, float, bool or dict."""
@@ -135,6 +138,7 @@ class HandoffSummary:
                 due_at=float(data["due_at"]),
                 next_step=str(data["next_step"]),
                 transcript=tuple(_line_from_dict(line) for line in data["transcript"]),
+                churn_risk=tuple(str(detail) for detail in data.get("churn_risk") or ()),
             )
         except (KeyError, TypeError, AttributeError) as exc:
             raise ValueError(f"not a handoff summary: {exc!r}") from exc
@@ -152,6 +156,7 @@ def build_summary(
     sla: SlaPolicy,
     now: float,
     catalog: Catalog | None = None,
+    churn: ChurnRisk | None = None,
 ) -> HandoffSummary:
     """The summary of one conversation at the moment of its handoff.
 
@@ -159,11 +164,13 @@ def build_summary(
     ``custom`` may hold ``{"zabota_kb": {"article", "title", "url"}}`` for a knowledge-base answer.
     ``kb_events``: optional knowledge-base events of this conversation, ``{"event": "answer" | "feedback",
     "article", "helpful", "timestamp"?}``. ``catalog`` tells problem intents and flows apart (default: the
-    bundled catalog).
+    bundled catalog). ``churn``: the customer's churn risk; at risk, the priority is one step more urgent.
     """
     catalog = catalog if catalog is not None else load_catalog()
     language = _summary_language(customer.language, decision.lang)
     priority: Priority = decision.priority or DEFAULT_PRIORITY
+    churn = churn or ChurnRisk()
+    priority = raised_priority(priority, churn)
     lines = _transcript_lines(history)
     intent = decision.handoff_intent or decision.intent
     return HandoffSummary(
@@ -184,6 +191,7 @@ def build_summary(
         due_at=sla.due_at(priority, now),
         next_step=suggest_next_step(decision, language),
         transcript=tuple(lines[-TRANSCRIPT_LINES:]),
+        churn_risk=churn.details,
     )
 
 

@@ -72,6 +72,7 @@ def turn_contact(
     feedback: bool | None = None,
     handoff_id: str | None = None,
     handoff_priority: str | None = None,
+    signals: Sequence[str] = (),
 ) -> ContactData:
     """What one turn adds to its contact: the intent (not the fallback), a flow when the intent is one, the
     articles shown, the answer to «помогло?», the handoff opened."""
@@ -87,4 +88,5 @@ def turn_contact(
         feedback=None if feedback is None else ("helpful" if feedback else "unhelpful"),
         handoff_id=handoff_id,
         handoff_priority=handoff_priority,
+        signals=tuple(dict.fromkeys(signals)),
     )

@@ -109,6 +109,8 @@ class Contact(Base):
     # what the bot gave: the knowledge-base articles shown and the flows run
     articles: Mapped[list[str]] = mapped_column(JSON, default=list)
     flows: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # the kinds of triage signal the customer's messages raised (anger, leaving, fraud, ...), each once
+    signals: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
     # the customer's answer to «помогло?»: helpful | unhelpful, the last one given
     feedback: Mapped[str | None] = mapped_column(String(16))
     handoff_id: Mapped[str | None] = mapped_column(String(64))

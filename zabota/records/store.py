@@ -202,6 +202,7 @@ class ContactData:
     handoff_id: str | None = None
     handoff_priority: str | None = None
     handoff_outcome: str | None = None
+    signals: tuple[str, ...] = ()
 
     def validated(self) -> ContactData:
         if not _CONTACT_ID.match(self.id):
@@ -212,7 +213,13 @@ class ContactData:
         _one_of("feedback", self.feedback, FEEDBACK)
         _one_of("handoff_priority", self.handoff_priority, PRIORITIES)
         _one_of("handoff_outcome", self.handoff_outcome, HANDOFF_OUTCOMES)
-        for name, values in (("intents", self.intents), ("articles", self.articles), ("flows", self.flows)):
+        lists = (
+            ("intents", self.intents),
+            ("articles", self.articles),
+            ("flows", self.flows),
+            ("signals", self.signals),
+        )
+        for name, values in lists:
             for value in values:
                 _text(name, value, 64)
         if self.started_at.tzinfo is None or (self.ended_at is not None and self.ended_at.tzinfo is None):
@@ -234,6 +241,7 @@ class ContactRecord:
     handoff_id: str | None
     handoff_priority: str | None
     handoff_outcome: str | None
+    signals: tuple[str, ...] = ()
 
 
 def new_contact_id() -> str:
@@ -296,6 +304,7 @@ def _contact_record(row: Contact) -> ContactRecord:
         handoff_id=row.handoff_id,
         handoff_priority=row.handoff_priority,
         handoff_outcome=row.handoff_outcome,
+        signals=tuple(row.signals or ()),
     )
 
 
@@ -456,6 +465,7 @@ class CustomerRecords:
                     intents=[],
                     articles=[],
                     flows=[],
+                    signals=[],
                 )
                 session.add(row)
             elif row.customer_id != clean.customer_id:
@@ -463,6 +473,7 @@ class CustomerRecords:
             row.intents = _grown(row.intents, clean.intents)
             row.articles = _grown(row.articles, clean.articles)
             row.flows = _grown(row.flows, clean.flows)
+            row.signals = _grown(row.signals, clean.signals)
             for name in ("ended_at", "feedback", "handoff_id", "handoff_priority", "handoff_outcome"):
                 value = getattr(clean, name)
                 if value is not None:

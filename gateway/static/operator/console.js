@@ -66,6 +66,7 @@
       problem: "Проблема",
       botTried: "Бот пробовал",
       sentiment: "Тональность",
+      churnRisk: "Риск ухода",
       nextStep: "Следующий шаг",
       entities: "Данные",
       customer: "Клиент",
@@ -150,6 +151,7 @@
       problem: "Problem",
       botTried: "Bot tried",
       sentiment: "Sentiment",
+      churnRisk: "Churn risk",
       nextStep: "Next step",
       entities: "Entities",
       customer: "Customer",
@@ -1123,6 +1125,9 @@
     if (tried.length) row(dl, t("botTried"), list(tried, (b) => (b && b.detail ? `${str(b.kind)}: ${str(b.detail)}` : str(b && b.kind))));
 
     row(dl, t("sentiment"), s.sentiment ? str(s.sentiment) : "");
+    // why the customer's history puts them at risk of leaving; the priority is already raised for it
+    const churn = Array.isArray(s.churn_risk) ? s.churn_risk : [];
+    if (churn.length) row(dl, t("churnRisk"), el("div", { class: "op-churn", "data-testid": "op-churn-risk" }, list(churn, str)));
     if (s.next_step) row(dl, t("nextStep"), el("div", { class: "op-next", "data-testid": "op-next-step", text: str(s.next_step) }));
     row(dl, t("entities"), keyValues(s.entities));
 

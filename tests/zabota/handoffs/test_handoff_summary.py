@@ -244,3 +244,17 @@ def test_json_round_trip() -> None:
 def test_from_dict_rejects_what_is_not_a_summary(broken: dict[str, Any]) -> None:
     with pytest.raises(ValueError):
         HandoffSummary.from_dict(broken)
+
+
+def test_a_customer_at_risk_of_leaving_is_one_step_more_urgent_and_the_operator_sees_why() -> None:
+    from zabota.records.churn import ChurnRisk
+
+    risk = ChurnRisk(("repeated_problem",), ("internet_down in 3 contacts within 30 days",))
+    summary = _summary(decision=decision("internet_down", priority="p3", handoff_intent="request_human"), churn=risk)
+    assert summary.priority == "p2"
+    assert summary.due_at == T0 + 31 + 900
+    assert summary.churn_risk == ("internet_down in 3 contacts within 30 days",)
+    data = json.loads(json.dumps(summary.to_dict(), ensure_ascii=False))
+    assert HandoffSummary.from_dict(data) == summary
+    older = {k: v for k, v in data.items() if k != "churn_risk"}  # stored before churn risk existed
+    assert HandoffSummary.from_dict(older).churn_risk == ()
