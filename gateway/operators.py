@@ -17,6 +17,8 @@ from gateway.operator_auth import Operator, require_operator_from
 from gateway.operator_hub import OperatorHub, handoff_item
 from gateway.services import Services, get_services
 from zabota.handoffs.store import Handoff, HandoffConflict, HandoffForbidden, HandoffNotFound
+from zabota.handoffs.summary import mask_entity
+from zabota.redaction import mask_for_log
 
 log = structlog.get_logger(__name__)
 router = APIRouter(prefix="/api/v1/operator", tags=["operators"])
@@ -158,8 +160,54 @@ async def handoff_detail(handoff_id: HandoffId, services: ServicesDep, operator:
             "language": customer.language,
             "contacts": customer.contacts,  # masked in the summary
             "channels": profile.channels(),
+            **await _recorded_profile(services, handoff.customer_id),
         },
     )
+
+
+# the customer's last contacts the console shows beside a handoff
+CONSOLE_CONTACTS = 5
+
+
+async def _recorded_profile(services: Services, customer_id: str) -> dict[str, Any]:
+    """What the system of record knows of the customer, for the operator: the profile (phones and emails
+    masked, as in the summary) and the last contacts in every channel. Nothing when it cannot be read (logged:
+    the handoff is still shown)."""
+    try:
+        record = await services.records.get(customer_id)
+        contacts = await services.records.recent_contacts(customer_id, CONSOLE_CONTACTS) if record else []
+    except (SQLAlchemyError, OSError) as exc:
+        log.error("records.profile_unavailable", customer=mask_for_log(customer_id), error=type(exc).__name__)
+        return {}
+    if record is None:
+        return {}
+    known = {
+        "name": record.name,
+        "segment": record.segment,
+        "age_band": record.age_band,
+        "region": record.region,
+        "timezone": record.timezone,
+        "tags": list(record.tags),
+        "phones": [mask_entity("phone", phone) for phone in record.phones],
+        "emails": [mask_entity("email", email) for email in record.emails],
+        "accounts": [account.account_number for account in record.accounts],
+        "opted_out": sorted(record.opted_out),
+        "recent_contacts": [
+            {
+                "channel": c.channel,
+                "started_at": c.started_at.timestamp(),
+                "intents": list(c.intents),
+                "articles": list(c.articles),
+                "handoff_priority": c.handoff_priority,
+                "handoff_outcome": c.handoff_outcome,
+            }
+            for c in contacts
+        ],
+    }
+    # what the record does not know stays as the summary had it
+    return {key: value for key, value in known.items() if value not in (None, [])} | {
+        "recent_contacts": known["recent_contacts"]
+    }
 
 
 async def _act(services: Services, operator: Operator, action: str, handoff_id: str, **kwargs: Any) -> HandoffOut:

@@ -36,6 +36,8 @@ def test_sensitive_message_is_handed_to_an_operator_and_back(
     summary = operator.page.get_by_test_id("op-summary")
     expect(summary.get_by_test_id("op-reason").first).to_be_visible(timeout=UI_TIMEOUT_MS)
     expect(operator.lines("customer").filter(has_text=SENSITIVE).first).to_be_visible()
+    # The system of record's history beside it: this very conversation, recorded as a webchat contact.
+    expect(summary.get_by_test_id("op-contacts")).to_contain_text("webchat", timeout=UI_TIMEOUT_MS)
 
     # Before the claim the operator cannot answer; after it they can.
     expect(operator.page.get_by_test_id("op-reply-input")).to_be_disabled()

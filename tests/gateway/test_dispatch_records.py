@@ -99,3 +99,24 @@ async def test_a_customer_at_risk_gets_a_more_urgent_handoff_with_the_reasons(
     assert outcome.handoff.priority == "p2"  # type: ignore[attr-defined]  # request_human is p3
     assert handoff is not None
     assert handoff.summary.churn_risk == ("internet_down in 3 contacts within 30 days",)
+
+
+async def test_the_operator_sees_the_recorded_profile_and_the_last_contacts(
+    start_app: StartApp, fake_rasa: FakeRasa
+) -> None:
+    from zabota.records import CustomerData
+
+    fake_rasa.intents = {"оператор": "request_human"}
+    async with start_app(rasa_url=fake_rasa.url) as ctx:
+        await ctx.services.records.upsert_customer(
+            CustomerData(name="Анна", tags=("vip",), phones=("+79161234567",), age_band="65+"), customer_id=CUSTOMER
+        )
+        outcome = await send(ctx, "позовите оператора")
+        handoff_id = outcome.handoff.handoff_id  # type: ignore[attr-defined]
+        response = await ctx.client.get(
+            f"/api/v1/operator/handoffs/{handoff_id}", headers={"Authorization": f"Bearer {LEAD_TOKEN}"}
+        )
+    profile = response.json()["profile"]
+    assert (profile["name"], profile["tags"], profile["age_band"]) == ("Анна", ["vip"], "65+")
+    assert profile["phones"] == ["+7 *** ***-45-67"]
+    assert [(c["channel"], c["intents"]) for c in profile["recent_contacts"]] == [("webchat", ["request_human"])]

@@ -174,6 +174,9 @@ async def test_detail_has_summary_notes_history_and_a_masked_profile(
     customer_lines = [entry["text"] for entry in body["history"] if entry["role"] == "customer"]
     assert customer_lines == [ROUTINE_TEXT, HUMAN_TEXT]
     assert body["history"][1] == {**body["history"][1], "role": "bot", "text": f"echo: {ROUTINE_TEXT}"}
+    recent = body["profile"].pop("recent_contacts")
+    # one contact so far (the system of record): the routine question and the request for a person
+    assert [(c["channel"], c["handoff_priority"]) for c in recent] == [("webchat", "p3")]
     assert body["profile"] == {
         "customer_id": customer,
         "name": "Иван Петров",

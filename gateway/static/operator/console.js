@@ -74,6 +74,14 @@
       language: "Язык",
       channel: "Канал",
       contacts: "Контакты",
+      ageBand: "Возраст",
+      region: "Регион",
+      tags: "Метки",
+      phones: "Телефоны",
+      emails: "Почта",
+      accounts: "Лицевые счета",
+      optedOut: "Отписан от",
+      recentContacts: "Последние обращения",
       channels: "Каналы",
       created: "Создано",
       transcript: "Переписка",
@@ -159,6 +167,14 @@
       language: "Language",
       channel: "Channel",
       contacts: "Contacts",
+      ageBand: "Age band",
+      region: "Region",
+      tags: "Tags",
+      phones: "Phones",
+      emails: "Emails",
+      accounts: "Accounts",
+      optedOut: "Opted out of",
+      recentContacts: "Last contacts",
       channels: "Channels",
       created: "Created",
       transcript: "Transcript",
@@ -1138,6 +1154,23 @@
     row(dl, t("channel"), str(s.channel || h.channel));
     row(dl, t("channels"), Array.isArray(customer.channels) ? customer.channels.map(str).join(", ") : "");
     row(dl, t("contacts"), keyValues(customer.contacts));
+    // from the system of record: the profile and the last contacts in every channel
+    const joined = (v) => (Array.isArray(v) ? v.map(str).join(", ") : "");
+    row(dl, t("ageBand"), str(customer.age_band));
+    row(dl, t("region"), [customer.region, customer.timezone].filter(Boolean).map(str).join(" · "));
+    row(dl, t("tags"), joined(customer.tags));
+    row(dl, t("phones"), joined(customer.phones));
+    row(dl, t("emails"), joined(customer.emails));
+    row(dl, t("accounts"), joined(customer.accounts));
+    row(dl, t("optedOut"), joined(customer.opted_out));
+    const recent = Array.isArray(customer.recent_contacts) ? customer.recent_contacts : [];
+    if (recent.length) {
+      const describe = (c) =>
+        [fmtTime(c.started_at), str(c.channel), joined(c.intents), c.handoff_outcome ? str(c.handoff_outcome) : ""]
+          .filter(Boolean)
+          .join(" · ");
+      row(dl, t("recentContacts"), el("div", { "data-testid": "op-contacts" }, list(recent, describe)));
+    }
     row(dl, t("created"), fmtTime(s.created_at ?? h.created_at));
     row(dl, t("sensitive"), s.sensitive || h.sensitive ? t("yes") : "");
     row(dl, t("resolutionDone"), h.resolution ? str(h.resolution) : "");
