@@ -17,6 +17,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import structlog
@@ -27,7 +28,7 @@ from gateway.conversation_state import ConversationState, ConversationStateStore
 from gateway.inbox import InboundMessage, Inbox
 from gateway.rasa_client import BotReply, RasaClient, RasaUnavailable
 from gateway.triage import TriageEngine
-from zabota import markers
+from zabota import markers, redis_keys
 from zabota.catalog import Catalog
 from zabota.identity import CustomerDirectory
 from zabota.records import ContactData, CustomerData, CustomerRecords, RecordError
@@ -186,7 +187,10 @@ class Dispatcher:
 
         now = time.time()
         state = await self.states.get(conv)
-        recent = await self._customers.recent_intents(conv, now)
+        pointer, _ = current_contact(
+            conv, message.channel, now, ContactPointer.from_dict(state.contact), message.message_id
+        )
+        recent = await self._recent_problems(conv, pointer, now)
         nlu, decision = await self._engine.classify(message.text, message.lang, state.context(message.channel, recent))
         metadata = {**message.rasa_metadata(), markers.TRIAGE_METADATA: triage_metadata(nlu, decision)}
         turn = split_markers(await self._rasa.send(conv, message.text, metadata))
@@ -210,9 +214,6 @@ class Dispatcher:
             # Redis errors propagate: a handoff that could not be stored must not look opened.
             opened = await self._desk.open(message, decision, turn.handoff, next_state)
             replies.extend(self._desk.notices(message, decision, opened))
-        pointer, _ = current_contact(
-            conv, message.channel, now, ContactPointer.from_dict(state.contact), message.message_id
-        )
         next_state = replace(next_state, contact=pointer.as_dict())
         feedback = nlu.intent == "affirm" if state.awaiting_kb_feedback and nlu.intent in ("affirm", "deny") else None
         await self._record_contact(
@@ -247,6 +248,18 @@ class Dispatcher:
             decision=decision,
             kb_articles=tuple(turn.kb_articles),
         )
+
+    async def _recent_problems(self, customer_id: str, pointer: ContactPointer, now: float) -> dict[str, int]:
+        """intent -> earlier occasions within the recurring rule's week, for ``TriageContext.recent_intents``:
+        the customer's earlier contacts in every channel from the system of record; the Redis window when the
+        database cannot be read (logged)."""
+        if self._records is not None:
+            since = datetime.fromtimestamp(now - redis_keys.CUSTOMER_INTENTS_WINDOW_SECONDS, UTC)
+            try:
+                return await self._records.intent_occasions(customer_id, since, exclude_contact=pointer.contact_id)
+            except (SQLAlchemyError, OSError) as exc:
+                log.error("records.history_unavailable", customer=mask_for_log(customer_id), error=type(exc).__name__)
+        return await self._customers.recent_intents(customer_id, now)
 
     async def _record_contact(self, message: InboundMessage, contact: ContactData) -> None:
         """The turn into the system of record (the customer's row made on first sight). A database failure is

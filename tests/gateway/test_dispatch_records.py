@@ -74,7 +74,9 @@ async def test_a_database_failure_is_logged_and_the_customer_still_gets_the_answ
             outcome = await send(ctx, "привет")
         await dead.dispose()
     assert [r.text for r in outcome.replies] == ["echo: привет"]  # type: ignore[attr-defined]
-    assert "records.contact_failed" in [entry["event"] for entry in logs]
+    events = [entry["event"] for entry in logs]
+    # the recurring rule falls back to the Redis window, and the turn is not recorded: both said loudly
+    assert "records.history_unavailable" in events and "records.contact_failed" in events
 
 
 async def test_a_customer_at_risk_gets_a_more_urgent_handoff_with_the_reasons(
@@ -120,3 +122,25 @@ async def test_the_operator_sees_the_recorded_profile_and_the_last_contacts(
     assert (profile["name"], profile["tags"], profile["age_band"]) == ("Анна", ["vip"], "65+")
     assert profile["phones"] == ["+7 *** ***-45-67"]
     assert [(c["channel"], c["intents"]) for c in profile["recent_contacts"]] == [("webchat", ["request_human"])]
+
+
+async def test_the_recurring_problem_rule_reads_the_recorded_history_of_every_channel(
+    start_app: StartApp, fake_rasa: FakeRasa
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from zabota.records import ContactData, CustomerData
+
+    async with start_app(rasa_url=fake_rasa.url) as ctx:
+        records = ctx.services.records
+        await records.upsert_customer(CustomerData(), customer_id=CUSTOMER)
+        now = datetime.now(UTC)
+        for n, channel in enumerate(("voice", "telegram")):
+            started = now - timedelta(days=1 + 2 * n)
+            await records.record_contact(
+                ContactData(f"k-past-{n}", CUSTOMER, channel, started, intents=("internet_down",))
+            )
+        outcome = await send(ctx, "интернет опять не работает")  # the fake's default intent: internet_down
+    decision = outcome.decision  # type: ignore[attr-defined]
+    assert decision.escalate is True
+    assert "recurring" in [reason.code for reason in decision.reasons]

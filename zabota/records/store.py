@@ -494,6 +494,25 @@ class CustomerRecords:
         log.info("records.handoff_outcome", handoff_id=handoff_id, outcome=outcome, contacts=len(rows))
         return len(rows)
 
+    async def intent_occasions(
+        self, customer_id: str, since: datetime, exclude_contact: str | None = None
+    ) -> dict[str, int]:
+        """intent -> in how many of the customer's contacts since ``since`` it came up (every channel; one
+        contact is one occasion however often it was said there), leaving out ``exclude_contact``."""
+        async with self._sessions() as session:
+            rows = await session.scalars(
+                select(Contact.intents).where(Contact.customer_id == customer_id, Contact.started_at >= since)
+                if exclude_contact is None
+                else select(Contact.intents).where(
+                    Contact.customer_id == customer_id, Contact.started_at >= since, Contact.id != exclude_contact
+                )
+            )
+            counts: dict[str, int] = {}
+            for intents in rows:
+                for intent in set(intents or ()):
+                    counts[intent] = counts.get(intent, 0) + 1
+        return counts
+
     async def recent_contacts(self, customer_id: str, limit: int = 10) -> list[ContactRecord]:
         """The customer's last ``limit`` contacts, newest first, every channel."""
         if not 1 <= limit <= 100:

@@ -190,3 +190,17 @@ async def test_deleting_a_customer_takes_their_contacts_with_it(records: Custome
         await connection.execute(delete(Customer).where(Customer.id == customer.customer_id))
         left = await connection.scalar(select(func.count()).select_from(Contact))
     assert left == 0
+
+
+async def test_intent_occasions_count_contacts_not_messages(records: CustomerRecords) -> None:
+    customer, _ = await records.upsert_customer(ANNA)
+    cid = customer.customer_id
+    await records.record_contact(ContactData("k-1", cid, "voice", T0, intents=("internet_down", "internet_down")))
+    await records.record_contact(ContactData("k-2", cid, "sms", T0 + timedelta(days=1), intents=("internet_down",)))
+    await records.record_contact(
+        ContactData("k-3", cid, "webchat", T0 - timedelta(days=10), intents=("internet_down",))
+    )
+    await records.record_contact(ContactData("k-4", cid, "webchat", T0 + timedelta(days=2), intents=("roaming",)))
+    since = T0 - timedelta(days=7)
+    assert await records.intent_occasions(cid, since) == {"internet_down": 2, "roaming": 1}
+    assert await records.intent_occasions(cid, since, exclude_contact="k-4") == {"internet_down": 2}
