@@ -24,6 +24,7 @@ import structlog
 from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 
+from gateway import texts
 from gateway.conversation_state import ConversationState, ConversationStateStore, advance
 from gateway.inbox import InboundMessage, Inbox
 from gateway.rasa_client import BotReply, RasaClient, RasaUnavailable
@@ -33,6 +34,7 @@ from zabota.catalog import Catalog
 from zabota.identity import CustomerDirectory
 from zabota.records import ContactData, CustomerData, CustomerRecords, RecordError
 from zabota.records.contact_log import ContactPointer, current_contact, turn_contact
+from zabota.records.opt_out import Consent, consent_channel, consent_request
 from zabota.redaction import mask_for_log
 from zabota.triage.model import NluResult, TriageDecision
 
@@ -185,6 +187,10 @@ class Dispatcher:
             log.info("dispatch.to_operator", message_id=message.message_id, handoff_id=handoff_id)
             return Outcome(message, notices, delivered=True, held=True)
 
+        consent = consent_request(message.text) if self._records is not None else None
+        if consent is not None:
+            return await self._change_consent(message, consent, delayed=delayed)
+
         now = time.time()
         state = await self.states.get(conv)
         pointer, _ = current_contact(
@@ -248,6 +254,33 @@ class Dispatcher:
             decision=decision,
             kb_articles=tuple(turn.kb_articles),
         )
+
+    async def _change_consent(self, message: InboundMessage, consent: Consent, *, delayed: bool) -> Outcome:
+        """STOP / START as the whole message: the channel's consent in the system of record, confirmed to the
+        customer; the bot does not see it (it is not a question)."""
+        assert self._records is not None
+        channel = consent_channel(message.channel)
+        try:
+            await self._records.upsert_customer(
+                CustomerData(language=message.lang), customer_id=message.conversation_id
+            )
+            await self._records.set_opt_out(message.conversation_id, channel, consent == "opt_out", source="customer")
+            text = (texts.OPTED_OUT if consent == "opt_out" else texts.OPTED_IN)[message.lang]
+            log.info(
+                "records.consent_by_customer",
+                conversation=mask_for_log(message.conversation_id),
+                channel=channel,
+                consent=consent,
+            )
+        except (RecordError, SQLAlchemyError, OSError) as exc:
+            log.error("records.consent_failed", message_id=message.message_id, error=type(exc).__name__)
+            text = texts.CONSENT_FAILED[message.lang]
+        replies = [BotReply(text=text)]
+        try:
+            await self._inbox.record_replies(message, replies, delayed=delayed)
+        except RedisError as exc:
+            log.error("inbox.history_failed", message_id=message.message_id, error=type(exc).__name__)
+        return Outcome(message, replies, delivered=True)
 
     async def _recent_problems(self, customer_id: str, pointer: ContactPointer, now: float) -> dict[str, int]:
         """intent -> earlier occasions within the recurring rule's week, for ``TriageContext.recent_intents``:

@@ -64,3 +64,21 @@ COPY_PLACES: dict[Language, dict[str, str]] = {
     "ru": {"sms": "в SMS", "telegram": "в Telegram", "email": "на электронную почту"},
     "en": {"sms": "by SMS", "telegram": "in Telegram", "email": "by email"},
 }
+
+# A customer's STOP / «отписаться» (zabota/records/opt_out.py): what changes, and how to undo it.
+OPTED_OUT: dict[Language, str] = {
+    "ru": (
+        "Готово: мы больше не будем писать вам первыми в этом канале. "
+        "Чтобы вернуть уведомления, напишите «подписаться»."
+    ),
+    "en": "Done: we will no longer message you first in this channel. To get notifications again, write START.",
+}
+OPTED_IN: dict[Language, str] = {
+    "ru": "Готово: уведомления в этом канале снова включены. Чтобы отписаться, напишите «стоп».",
+    "en": "Done: notifications in this channel are on again. To stop them, write STOP.",
+}
+# The opt-out could not be saved (the database did not answer): said, not pretended.
+CONSENT_FAILED: dict[Language, str] = {
+    "ru": "Не получилось сохранить ваш выбор прямо сейчас. Пожалуйста, напишите ещё раз через несколько минут.",
+    "en": "We couldn't save your choice just now. Please write again in a few minutes.",
+}

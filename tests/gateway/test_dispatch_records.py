@@ -144,3 +144,20 @@ async def test_the_recurring_problem_rule_reads_the_recorded_history_of_every_ch
     decision = outcome.decision  # type: ignore[attr-defined]
     assert decision.escalate is True
     assert "recurring" in [reason.code for reason in decision.reasons]
+
+
+async def test_stop_opts_the_channel_out_and_start_back_in_without_the_bot(
+    start_app: StartApp, fake_rasa: FakeRasa
+) -> None:
+    async with start_app(rasa_url=fake_rasa.url) as ctx:
+        stopped = await send(ctx, "STOP", channel="sms")
+        after_stop = await ctx.services.records.get(CUSTOMER)
+        started = await send(ctx, "подписаться", channel="sms")
+        after_start = await ctx.services.records.get(CUSTOMER)
+        history = await ctx.services.inbox.history(CUSTOMER)
+    assert fake_rasa.requests == []  # neither reached the bot
+    assert "no longer message you first" in stopped.replies[0].text  # type: ignore[attr-defined]  # STOP reads as English
+    assert after_stop is not None and after_stop.opted_out == {"sms"}
+    assert "снова включены" in started.replies[0].text  # type: ignore[attr-defined]
+    assert after_start is not None and after_start.opted_out == frozenset()
+    assert [entry.role for entry in history] == ["customer", "bot", "customer", "bot"]
