@@ -47,6 +47,7 @@ from zabota.identity import CustomerDirectory
 from zabota.records import CustomerRecords, RecordsSettings
 from zabota.records import create_engine as create_records_engine
 from zabota.records.migrate import ensure_migrated
+from zabota.tone import load_tone_rules
 from zabota.triage import SignalDetector, TriageConfig, TriagePolicy
 
 log = structlog.get_logger(__name__)
@@ -112,7 +113,18 @@ def build_services(settings: GatewaySettings, redis: Redis) -> Services:
         care_phone=settings.care_phone,
         records=records,
     )
-    dispatcher = Dispatcher(inbox, rasa, engine, ConversationStateStore(redis), customers, desk, catalog, records)
+    dispatcher = Dispatcher(
+        inbox,
+        rasa,
+        engine,
+        ConversationStateStore(redis),
+        customers,
+        desk,
+        catalog,
+        records,
+        tone_rules=load_tone_rules(),
+        project=settings.zabota_project or None,
+    )
     return Services(
         settings=settings,
         redis=redis,
@@ -134,8 +146,9 @@ def build_services(settings: GatewaySettings, redis: Redis) -> Services:
 def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     settings = settings or GatewaySettings()  # type: ignore[call-arg]  # fields come from the environment
     configure_logging(settings.log_level)
-    # Refuse to start with a broken operator list, before anything listens.
+    # Refuse to start with a broken operator list or tone rules, before anything listens.
     OperatorDirectory.from_json(settings.zabota_operators)
+    load_tone_rules()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

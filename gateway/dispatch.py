@@ -33,9 +33,10 @@ from zabota import markers, redis_keys
 from zabota.catalog import Catalog
 from zabota.identity import CustomerDirectory
 from zabota.records import ContactData, CustomerData, CustomerRecords, RecordError
-from zabota.records.contact_log import ContactPointer, current_contact, turn_contact
+from zabota.records.contact_log import ContactPointer, contact_channel, current_contact, turn_contact
 from zabota.records.opt_out import Consent, consent_channel, consent_request
 from zabota.redaction import mask_for_log
+from zabota.tone import ToneChoice, ToneFacts, ToneRules, load_tone_rules
 from zabota.triage.model import NluResult, TriageDecision
 
 log = structlog.get_logger(__name__)
@@ -144,6 +145,8 @@ class Dispatcher:
         desk: OperatorSide,
         catalog: Catalog,
         records: CustomerRecords | None = None,
+        tone_rules: ToneRules | None = None,
+        project: str | None = None,
     ) -> None:
         self._inbox = inbox
         self._rasa = rasa
@@ -153,6 +156,8 @@ class Dispatcher:
         self._desk = desk
         self._catalog = catalog
         self._records = records
+        self._tone_rules = tone_rules or load_tone_rules()
+        self._project = project
 
     async def handle(
         self,
@@ -198,7 +203,12 @@ class Dispatcher:
         )
         recent = await self._recent_problems(conv, pointer, now)
         nlu, decision = await self._engine.classify(message.text, message.lang, state.context(message.channel, recent))
-        metadata = {**message.rasa_metadata(), markers.TRIAGE_METADATA: triage_metadata(nlu, decision)}
+        tone = await self._tone(message, decision)
+        metadata = {
+            **message.rasa_metadata(),
+            markers.TRIAGE_METADATA: triage_metadata(nlu, decision),
+            markers.TONE_METADATA: {"tone": tone.tone, "why": tone.why, "name": tone.name},
+        }
         turn = split_markers(await self._rasa.send(conv, message.text, metadata))
         next_state = advance(state, nlu, decision, turn.kb_articles, now)
         log.info(
@@ -281,6 +291,25 @@ class Dispatcher:
         except RedisError as exc:
             log.error("inbox.history_failed", message_id=message.message_id, error=type(exc).__name__)
         return Outcome(message, replies, delivered=True)
+
+    async def _tone(self, message: InboundMessage, decision: TriageDecision) -> ToneChoice:
+        """The tone for this turn (zabota/tone/rules.yml) from the recorded profile, the channel and the triage;
+        without a readable profile, from the channel and the triage alone (logged)."""
+        record = None
+        if self._records is not None:
+            try:
+                record = await self._records.get(message.conversation_id)
+            except (SQLAlchemyError, OSError) as exc:
+                log.error("records.profile_unavailable", message_id=message.message_id, error=type(exc).__name__)
+        facts = ToneFacts(
+            channel=contact_channel(message.channel),
+            sensitive=decision.sensitive,
+            segment=record.segment if record else None,
+            age_band=record.age_band if record else None,
+            project=self._project,
+            known=record is not None and record.external_id is not None,
+        )
+        return self._tone_rules.choose(facts, name=record.name if record else None)
 
     async def _recent_problems(self, customer_id: str, pointer: ContactPointer, now: float) -> dict[str, int]:
         """intent -> earlier occasions within the recurring rule's week, for ``TriageContext.recent_intents``:

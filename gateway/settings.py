@@ -21,6 +21,8 @@ class GatewaySettings(BaseSettings):
     # The system of record (zabota/records): sqlite:///path or postgresql://...; empty: the embedded SQLite file
     # .run/zabota.sqlite3. Migrated by `make db-upgrade` (the stack does it before starting the gateway).
     database_url: str = ""
+    # The deployment's project (brand), for the tone rules' `project` condition (zabota/tone/rules.yml).
+    zabota_project: str = ""
     rasa_url: str = "http://127.0.0.1:5005"
     # Required: Rasa runs with --enable-api --auth-token, and an API without the token is an open door.
     rasa_token: SecretStr

@@ -17,5 +17,8 @@ KB_ARTICLE = "zabota_kb"
 # The metadata key under which the gateway passes its triage to Rasa (bot/components/triage_override.py).
 TRIAGE_METADATA = "zabota_triage"
 
+# The metadata key under which the gateway passes the tone to speak in (zabota/tone): {"tone", "why", "name"}.
+TONE_METADATA = "zabota_tone"
+
 # Client-supplied metadata keys with this prefix are dropped: only the gateway speaks for zabota.
 RESERVED_PREFIX = "zabota_"

@@ -161,3 +161,17 @@ async def test_stop_opts_the_channel_out_and_start_back_in_without_the_bot(
     assert "снова включены" in started.replies[0].text  # type: ignore[attr-defined]
     assert after_start is not None and after_start.opted_out == frozenset()
     assert [entry.role for entry in history] == ["customer", "bot", "customer", "bot"]
+
+
+async def test_the_bot_is_told_the_tone_the_rules_choose(start_app: StartApp, fake_rasa: FakeRasa) -> None:
+    from zabota.records import CustomerData
+
+    async with start_app(rasa_url=fake_rasa.url) as ctx:
+        await send(ctx, "какой у меня баланс")
+        await ctx.services.records.upsert_customer(
+            CustomerData(external_id="crm-9", name="Анна Петрова", age_band="65+"), customer_id=CUSTOMER
+        )
+        await send(ctx, "какой у меня баланс")
+    tones = [request["metadata"]["zabota_tone"] for request in fake_rasa.requests]
+    assert tones[0] == {"tone": "neutral", "why": "default", "name": None}
+    assert tones[1] == {"tone": "formal", "why": "older customer", "name": "Анна Петрова"}
