@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from gateway.errors import ApiError, ErrorBody
 from gateway.operator_auth import Operator
 from gateway.operators import OperatorDep, ServicesDep
-from zabota.records import CustomerData, CustomerRecord, RecordError
+from zabota.records import ContactData, CustomerData, CustomerRecord, RecordError
 from zabota.records.store import Account, ContactRecord
 
 log = structlog.get_logger(__name__)
@@ -144,6 +144,26 @@ class ContactOut(BaseModel):
         return cls.model_validate(contact)
 
 
+class ContactIn(BaseModel):
+    """A past contact from the company's other systems (a call-centre log, an older helpdesk), so that the
+    history the service reads (recurring problems, churn risk, the console) starts where theirs ends."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(pattern=r"^[\w.:\-]{1,64}$", description="The contact's id in the source system")
+    channel: Literal["webchat", "telegram", "voice", "sms", "email", "outreach"]
+    started_at: datetime = Field(description="With its time zone, e.g. 2026-12-01T10:00:00+03:00")
+    ended_at: datetime | None = None
+    intents: list[Annotated[str, Field(max_length=64)]] = Field(default_factory=list, max_length=20)
+    articles: list[Annotated[str, Field(max_length=64)]] = Field(default_factory=list, max_length=20)
+    flows: list[Annotated[str, Field(max_length=64)]] = Field(default_factory=list, max_length=20)
+    feedback: Literal["helpful", "unhelpful"] | None = None
+    handoff_id: str | None = Field(default=None, max_length=64)
+    handoff_priority: Literal["p1", "p2", "p3", "p4"] | None = None
+    handoff_outcome: Literal["resolved", "handed_back", "unresolved", "abandoned"] | None = None
+    signals: list[Annotated[str, Field(max_length=64)]] = Field(default_factory=list, max_length=20)
+
+
 class ContactsOut(BaseModel):
     customer_id: str
     contacts: list[ContactOut]
@@ -222,3 +242,39 @@ async def customer_contacts(
         raise ApiError(404, "not_found", "no such customer")
     contacts = await services.records.recent_contacts(customer_id, limit)
     return ContactsOut(customer_id=customer_id, contacts=[ContactOut.of(c) for c in contacts])
+
+
+@router.post(
+    "/{customer_id}/contacts",
+    response_model=ContactOut,
+    responses=_RESPONSES,
+    dependencies=[Depends(limited_body)],
+    summary="Load a past contact into the customer's history (idempotent by contact id; lead role)",
+)
+async def add_contact(
+    customer_id: CustomerId, body: ContactIn, services: ServicesDep, operator: OperatorDep
+) -> ContactOut:
+    _lead(operator)
+    if await services.records.get(customer_id) is None:
+        raise ApiError(404, "not_found", "no such customer")
+    data = ContactData(
+        id=body.id,
+        customer_id=customer_id,
+        channel=body.channel,
+        started_at=body.started_at,
+        ended_at=body.ended_at,
+        intents=tuple(body.intents),
+        articles=tuple(body.articles),
+        flows=tuple(body.flows),
+        feedback=body.feedback,
+        handoff_id=body.handoff_id,
+        handoff_priority=body.handoff_priority,
+        handoff_outcome=body.handoff_outcome,
+        signals=tuple(body.signals),
+    )
+    try:
+        contact = await services.records.record_contact(data)
+    except RecordError as error:
+        raise _refused(error) from error
+    log.info("customers.contact_loaded", customer=customer_id, contact=contact.id, by=operator.id)
+    return ContactOut.of(contact)

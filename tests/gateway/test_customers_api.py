@@ -110,3 +110,29 @@ async def test_unknown_customers_are_404_and_bad_ids_422(start_app: StartApp) ->
         bad = await ctx.client.get("/api/v1/customers/robert'); DROP TABLE customers;--", headers=OPERATOR)
     assert unknown.status_code == 404 and contacts.status_code == 404
     assert bad.status_code in (404, 422)
+
+
+async def test_a_lead_loads_past_contacts_into_the_history(start_app: StartApp) -> None:
+    contact = {
+        "id": "cc-77",
+        "channel": "voice",
+        "started_at": "2026-12-01T10:00:00+03:00",
+        "intents": ["internet_down"],
+        "handoff_id": "old-1",
+        "handoff_outcome": "unresolved",
+        "signals": ["anger"],
+    }
+    async with start_app() as ctx:
+        cid = (await ctx.client.post("/api/v1/customers", json=ANNA, headers=LEAD)).json()["customer_id"]
+        loaded = await ctx.client.post(f"/api/v1/customers/{cid}/contacts", json=contact, headers=LEAD)
+        again = await ctx.client.post(f"/api/v1/customers/{cid}/contacts", json=contact, headers=LEAD)
+        refused = await ctx.client.post(f"/api/v1/customers/{cid}/contacts", json=contact, headers=OPERATOR)
+        naive = await ctx.client.post(
+            f"/api/v1/customers/{cid}/contacts", json={**contact, "started_at": "2026-12-01T10:00:00"}, headers=LEAD
+        )
+        unknown = await ctx.client.post("/api/v1/customers/c-0000000000000000/contacts", json=contact, headers=LEAD)
+        history = (await ctx.client.get(f"/api/v1/customers/{cid}/contacts", headers=OPERATOR)).json()["contacts"]
+    assert loaded.status_code == 200 and again.json() == loaded.json()
+    assert loaded.json()["started_at"] == "2026-12-01T07:00:00Z"
+    assert refused.status_code == 403 and naive.status_code == 422 and unknown.status_code == 404
+    assert [(c["id"], c["handoff_outcome"], c["signals"]) for c in history] == [("cc-77", "unresolved", ["anger"])]

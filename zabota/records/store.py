@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import secrets
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -224,7 +224,12 @@ class ContactData:
                 _text(name, value, 64)
         if self.started_at.tzinfo is None or (self.ended_at is not None and self.ended_at.tzinfo is None):
             raise RecordError("started_at", "times must carry their time zone")
-        return self
+        # stored and given back in UTC, whatever zone the source wrote
+        return replace(
+            self,
+            started_at=self.started_at.astimezone(UTC),
+            ended_at=self.ended_at.astimezone(UTC) if self.ended_at is not None else None,
+        )
 
 
 @dataclass(frozen=True)
