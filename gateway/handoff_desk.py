@@ -39,7 +39,7 @@ from zabota.handoffs.store import Handoff, HandoffStore
 from zabota.handoffs.summary import CustomerInfo, IntentSeen, build_summary
 from zabota.identity import CustomerDirectory
 from zabota.language import Language
-from zabota.records import CustomerRecords
+from zabota.records import CustomerRecord, CustomerRecords
 from zabota.records.churn import ChurnRisk, churn_risk
 from zabota.redaction import mask_for_log, redact
 from zabota.triage.model import PRIORITY_ORDER, Reason, TriageDecision
@@ -168,17 +168,22 @@ class HandoffDesk:
     ) -> OpenedHandoff:
         decision = merge_marker(decision, marker, self._catalog)
         profile = await self._customers.profile(message.conversation_id)
+        now = time.time()
+        record, churn = await self._recorded(message.conversation_id, now)
         contacts: dict[str, str] = {}
-        if profile.phone:
-            contacts["phone"] = profile.phone
-        if profile.email:
-            contacts["email"] = profile.email
+        # what the system of record knows fills what the channels did not tell: the operator never asks again
+        phone = profile.phone or (record.phones[0] if record and record.phones else None)
+        email = profile.email or (record.emails[0] if record and record.emails else None)
+        if phone:
+            contacts["phone"] = phone
+        if email:
+            contacts["email"] = email
         if profile.telegram_chat_id is not None:
             contacts["telegram"] = "linked"
         customer = CustomerInfo(
             customer_id=message.conversation_id,
-            name=profile.name,
-            segment=profile.segment,
+            name=profile.name or (record.name if record else None),
+            segment=profile.segment or (record.segment if record else None),
             language=message.lang,
             channel=message.channel,
             contacts=contacts,
@@ -191,7 +196,8 @@ class HandoffDesk:
         entities: dict[str, str] = {}
         if marker is not None and isinstance(marker.get("entities"), Mapping):
             entities = {str(k): str(v) for k, v in marker["entities"].items() if v is not None}
-        now = time.time()
+        if record is not None and record.accounts and "account_number" not in entities:
+            entities["account_number"] = record.accounts[0].account_number
         summary = build_summary(
             handoff_id=new_handoff_id(),
             customer=customer,
@@ -203,7 +209,7 @@ class HandoffDesk:
             sla=self._sla,
             now=now,
             catalog=self._catalog,
-            churn=await self._churn(message.conversation_id, now),
+            churn=churn,
         )
         handoff_id = await self.store.open(summary)
         existing = handoff_id != summary.handoff_id
@@ -219,20 +225,21 @@ class HandoffDesk:
         )
         return OpenedHandoff(handoff_id, priority, due_at, existing)
 
-    async def _churn(self, customer_id: str, now: float) -> ChurnRisk:
-        """The customer's churn risk from the system of record; none known when it cannot be read (logged: the
-        handoff itself must open)."""
+    async def _recorded(self, customer_id: str, now: float) -> tuple[CustomerRecord | None, ChurnRisk]:
+        """The customer's record and churn risk from the system of record; neither when it cannot be read
+        (logged: the handoff itself must open)."""
         if self._records is None:
-            return ChurnRisk()
+            return None, ChurnRisk()
         try:
-            contacts = await self._records.recent_contacts(customer_id, limit=CHURN_HISTORY)
+            record = await self._records.get(customer_id)
+            contacts = await self._records.recent_contacts(customer_id, limit=CHURN_HISTORY) if record else []
         except (SQLAlchemyError, OSError) as exc:
             log.error("records.churn_unavailable", customer=mask_for_log(customer_id), error=type(exc).__name__)
-            return ChurnRisk()
+            return None, ChurnRisk()
         risk = churn_risk(contacts, self._catalog, datetime.fromtimestamp(now, UTC))
         if risk.at_risk:
             log.info("handoff.churn_risk", customer=mask_for_log(customer_id), reasons=list(risk.reasons))
-        return risk
+        return record, risk
 
     def notices(self, message: InboundMessage, decision: TriageDecision, opened: OpenedHandoff) -> list[BotReply]:
         """What the customer is told after the bot's own handoff text: when a person answers, and for urgent

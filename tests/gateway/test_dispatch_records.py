@@ -175,3 +175,29 @@ async def test_the_bot_is_told_the_tone_the_rules_choose(start_app: StartApp, fa
     tones = [request["metadata"]["zabota_tone"] for request in fake_rasa.requests]
     assert tones[0] == {"tone": "neutral", "why": "default", "name": None}
     assert tones[1] == {"tone": "formal", "why": "older customer", "name": "Анна Петрова"}
+
+
+async def test_the_handoff_summary_carries_what_the_record_knows_so_nobody_asks_again(
+    start_app: StartApp, fake_rasa: FakeRasa
+) -> None:
+    from zabota.records import CustomerData
+    from zabota.records.store import Account
+
+    fake_rasa.intents = {"оператор": "request_human"}
+    async with start_app(rasa_url=fake_rasa.url) as ctx:
+        await ctx.services.records.upsert_customer(
+            CustomerData(
+                name="Анна Петрова",
+                segment="b2c",
+                phones=("+79161234567",),
+                accounts=(Account("230045678903"),),
+            ),
+            customer_id=CUSTOMER,
+        )
+        outcome = await send(ctx, "позовите оператора")
+        handoff = await ctx.services.desk.store.get(outcome.handoff.handoff_id)  # type: ignore[attr-defined]
+    assert handoff is not None
+    summary = handoff.summary
+    assert (summary.customer.name, summary.customer.segment) == ("Анна Петрова", "b2c")
+    assert summary.customer.contacts == {"phone": "+7 *** ***-45-67"}
+    assert summary.entities["account_number"] == "230045678903"
