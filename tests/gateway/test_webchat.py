@@ -36,6 +36,7 @@ async def test_message_is_stored_then_answered(start_app: StartApp, fake_rasa: F
     assert customer and customer.startswith("c-") and request["sender"] == customer
     metadata = request["metadata"]
     assert metadata.pop("zabota_triage")["escalate"] is False
+    assert metadata.pop("zabota_tone") == {"tone": "neutral", "why": "default", "name": None}
     assert metadata == {"p": 1, "channel": "webchat", "lang": "ru", "message_id": body["message_id"]}
     assert await redis.xlen(redis_keys.PENDING_STREAM) == 0
 
