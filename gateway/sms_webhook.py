@@ -14,10 +14,10 @@ from fastapi import APIRouter, Depends, Header, Request, Response
 from gateway.channels.sms import SIGNATURE_HEADER, InvalidInboundSms, parse_inbound_sms, signature_ok
 from gateway.errors import ApiError, ErrorBody
 from gateway.outbound import reply_text
+from gateway.recognition import customer_for_verified_phone
 from gateway.services import Services, get_services
 from gateway.texts import DELAYED_ANSWER
 from zabota.channels.phones import normalize_phone, phone_for_log
-from zabota.identity import channel_key
 
 log = structlog.get_logger(__name__)
 router = APIRouter(tags=["sms"])
@@ -72,7 +72,7 @@ async def inbound_sms(
     if len(text) > settings.max_message_chars:
         text = text[: settings.max_message_chars]
     await services.limiter.enforce(f"{CHANNEL}:{phone}")
-    customer_id = await services.customers.resolve(channel_key("tel", phone))
+    customer_id = await customer_for_verified_phone(services.customers, services.records, phone)
     await services.customers.update_profile(customer_id, phone=phone, last_channel=CHANNEL)
     outcome = await services.dispatcher.handle(
         channel=CHANNEL, sender_id=phone, text=text, metadata={}, customer_id=customer_id

@@ -24,6 +24,7 @@ from gateway.channels.telegram import (
 )
 from gateway.errors import ApiError, ErrorBody
 from gateway.rasa_client import BotReply
+from gateway.recognition import recorded_customer
 from gateway.services import Services, get_services
 from gateway.texts import DELAYED_ANSWER, PHONE_LINKED
 from zabota import redis_keys
@@ -89,7 +90,9 @@ async def handle_inbound(services: Services, api: TelegramBotApi, inbound: Teleg
     key = channel_key("tg", str(inbound.user_id))
     customer_id = await customers.resolve(key)
     if inbound.contact_phone is not None:
-        # Telegram checked the number is the user's own: the same customer as the one calling from it.
+        # Telegram checked the number is the user's own: the same customer as the one calling from it, or the
+        # one the company's records hold it for.
+        await recorded_customer(customers, services.records, inbound.contact_phone)
         linked = await customers.link_verified(customer_id, channel_key("tel", inbound.contact_phone))
         if linked != customer_id:
             await customers.point(key, linked)

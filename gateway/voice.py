@@ -18,11 +18,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from gateway.errors import ApiError, ErrorBody
 from gateway.operator_auth import bearer_token
 from gateway.outbound import reply_text
+from gateway.recognition import customer_for_verified_phone
 from gateway.services import Services, get_services
 from gateway.texts import DELAYED_ANSWER, VOICE_TRANSFER
 from zabota.channels.phones import normalize_phone, phone_for_log
 from zabota.channels.voice import spoken_text
-from zabota.identity import channel_key
 
 log = structlog.get_logger(__name__)
 router = APIRouter(prefix="/api/v1/voice", tags=["voice"])
@@ -90,7 +90,7 @@ async def voice_event(
         raise ApiError(413, "message_too_long", f"text has {len(text)} characters; the limit is {limit}")
     await services.limiter.enforce(f"{CHANNEL}:{caller}")
 
-    customer_id = await services.customers.resolve(channel_key("tel", caller))
+    customer_id = await customer_for_verified_phone(services.customers, services.records, caller)
     await services.customers.update_profile(customer_id, phone=caller, last_channel=CHANNEL)
     outcome = await services.dispatcher.handle(
         channel=CHANNEL, sender_id=caller, text=text, metadata={"call_id": body.call_id}, customer_id=customer_id
