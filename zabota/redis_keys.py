@@ -174,3 +174,35 @@ HANDOFF_WAIT_NOTICE_TTL_SECONDS = 24 * 3600
 
 def handoff_wait_notice(handoff_id: str) -> str:
     return HANDOFF_WAIT_NOTICE.format(handoff_id=handoff_id)
+
+
+# --- outreach (zabota/outreach/queue.py) ------------------------------------------------------------------------
+
+# Sorted set outreach id -> the time to send it (epoch seconds): the schedule, kept across restarts; the sender
+# claims a due entry by removing it (ZREM), so several workers never send one twice.
+OUTREACH_SCHEDULE = PREFIX + "outreach:schedule"
+
+# Hash per planned message: its plan (JSON), status (scheduled, sent, failed), attempts, times, last error.
+# Kept this long after it was planned, for the status API and the contacts-prevented count.
+OUTREACH_ITEM = PREFIX + "outreach:item:{outreach_id}"
+OUTREACH_ITEM_TTL_SECONDS = 30 * 24 * 3600
+
+# SET NX per dedupe key (customer | trigger | reference) holding the first outreach id: the same event again
+# within the rules' dedupe_hours is a duplicate, not a second message. Its TTL comes from the rules.
+OUTREACH_DEDUPE = PREFIX + "outreach:dedupe:{digest}"
+
+# Counter of outreach messages per customer and UTC day, for the rules' max_per_customer_per_day.
+OUTREACH_DAILY = PREFIX + "outreach:daily:{customer_id}:{day}"
+OUTREACH_DAILY_TTL_SECONDS = 2 * 24 * 3600
+
+
+def outreach_item(outreach_id: str) -> str:
+    return OUTREACH_ITEM.format(outreach_id=outreach_id)
+
+
+def outreach_dedupe(digest: str) -> str:
+    return OUTREACH_DEDUPE.format(digest=digest)
+
+
+def outreach_daily(customer_id: str, day: str) -> str:
+    return OUTREACH_DAILY.format(customer_id=customer_id, day=day)

@@ -1,0 +1,143 @@
+"""The outreach schedule in Redis: planned messages wait here until their time (restarts lose nothing), the
+same event is sent once (dedupe), a customer gets at most the rules' number a day (floods capped), and each
+message's status is kept (scheduled, sent, failed) with its attempts.
+
+The sender (the gateway's loop) claims due messages with ``claim_due`` (one worker per message), delivers
+them and reports back with ``mark_sent`` or ``mark_failed``; a failed delivery is retried later, up to
+``MAX_ATTEMPTS``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+import structlog
+from redis.asyncio import Redis
+
+from zabota import redis_keys
+from zabota.outreach.planning import FollowUp, OutreachPlan, OutreachRules
+
+log = structlog.stdlib.get_logger(__name__)
+
+Accepted = Literal["scheduled", "duplicate", "capped"]
+Status = Literal["scheduled", "sending", "sent", "failed"]
+MAX_ATTEMPTS = 3
+RETRY_SECONDS = 60.0
+
+
+@dataclass(frozen=True)
+class Admission:
+    status: Accepted
+    # the message's id: the new one, or the first one for a duplicate; None when capped
+    outreach_id: str | None
+
+
+def _plan_json(plan: OutreachPlan) -> str:
+    data = asdict(plan)
+    data["send_at"] = plan.send_at.timestamp()
+    return json.dumps(data, ensure_ascii=False)
+
+
+def _plan_of(raw: str) -> OutreachPlan:
+    data: dict[str, Any] = json.loads(raw)
+    follow_up: FollowUp = "confirm" if data.get("follow_up") == "confirm" else "none"
+    return OutreachPlan(
+        trigger=str(data["trigger"]),
+        customer_id=str(data["customer_id"]),
+        channel=str(data["channel"]),
+        text=str(data["text"]),
+        send_at=datetime.fromtimestamp(float(data["send_at"]), UTC),
+        deferred=bool(data["deferred"]),
+        follow_up=follow_up,
+        dedupe_key=str(data["dedupe_key"]),
+        why=str(data["why"]),
+    )
+
+
+class OutreachQueue:
+    def __init__(self, redis: Redis, rules: OutreachRules) -> None:
+        self._redis = redis
+        self._rules = rules
+
+    async def accept(self, plan: OutreachPlan, now: float) -> Admission:
+        """Schedules ``plan`` unless it is a duplicate or the customer's daily cap is reached."""
+        outreach_id = "o-" + secrets.token_hex(8)
+        dedupe = redis_keys.outreach_dedupe(hashlib.sha256(plan.dedupe_key.encode()).hexdigest()[:32])
+        first = await self._redis.set(dedupe, outreach_id, nx=True, ex=self._rules.dedupe_hours * 3600)
+        if not first:
+            existing = await self._redis.get(dedupe)
+            log.info("outreach.duplicate", trigger=plan.trigger, first=existing)
+            return Admission("duplicate", existing.decode() if isinstance(existing, bytes) else existing)
+        day = datetime.fromtimestamp(now, UTC).strftime("%Y%m%d")
+        daily = redis_keys.outreach_daily(plan.customer_id, day)
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.incr(daily)
+            pipe.expire(daily, redis_keys.OUTREACH_DAILY_TTL_SECONDS)
+            count = int((await pipe.execute())[0])
+        if count > self._rules.max_per_customer_per_day:
+            # not sent, so not a duplicate either: the same event may come again another day
+            await self._redis.delete(dedupe)
+            log.info("outreach.capped", trigger=plan.trigger, today=count)
+            return Admission("capped", None)
+        item = redis_keys.outreach_item(outreach_id)
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.hset(
+                item,
+                mapping={"plan": _plan_json(plan), "status": "scheduled", "attempts": "0", "planned_at": f"{now:.3f}"},
+            )
+            pipe.expire(item, redis_keys.OUTREACH_ITEM_TTL_SECONDS)
+            pipe.zadd(redis_keys.OUTREACH_SCHEDULE, {outreach_id: plan.send_at.timestamp()})
+            await pipe.execute()
+        log.info("outreach.scheduled", outreach_id=outreach_id, trigger=plan.trigger, deferred=plan.deferred)
+        return Admission("scheduled", outreach_id)
+
+    async def claim_due(self, now: float, limit: int = 100) -> list[tuple[str, OutreachPlan]]:
+        """Due messages, each claimed by this caller alone (removed from the schedule, status "sending")."""
+        due = await self._redis.zrangebyscore(redis_keys.OUTREACH_SCHEDULE, "-inf", now, start=0, num=limit)
+        claimed = []
+        for member in due:
+            outreach_id = member.decode() if isinstance(member, bytes) else str(member)
+            if not await self._redis.zrem(redis_keys.OUTREACH_SCHEDULE, outreach_id):
+                continue  # another worker took it
+            raw = await self._redis.hget(redis_keys.outreach_item(outreach_id), "plan")
+            if raw is None:
+                log.error("outreach.item_lost", outreach_id=outreach_id)
+                continue
+            await self._redis.hset(redis_keys.outreach_item(outreach_id), "status", "sending")
+            claimed.append((outreach_id, _plan_of(raw.decode() if isinstance(raw, bytes) else raw)))
+        return claimed
+
+    async def mark_sent(self, outreach_id: str, now: float) -> None:
+        item = redis_keys.outreach_item(outreach_id)
+        await self._redis.hset(item, mapping={"status": "sent", "sent_at": f"{now:.3f}"})
+        await self._redis.hincrby(item, "attempts", 1)
+        log.info("outreach.sent", outreach_id=outreach_id)
+
+    async def mark_failed(self, outreach_id: str, now: float, error: str) -> Status:
+        """A delivery failed: retried in ``RETRY_SECONDS`` until ``MAX_ATTEMPTS``, then failed for good."""
+        item = redis_keys.outreach_item(outreach_id)
+        attempts = int(await self._redis.hincrby(item, "attempts", 1))
+        if attempts < MAX_ATTEMPTS:
+            await self._redis.hset(item, mapping={"status": "scheduled", "error": error[:200]})
+            await self._redis.zadd(redis_keys.OUTREACH_SCHEDULE, {outreach_id: now + RETRY_SECONDS})
+            log.warning("outreach.retry", outreach_id=outreach_id, attempts=attempts, error=error[:200])
+            return "scheduled"
+        await self._redis.hset(item, mapping={"status": "failed", "error": error[:200], "failed_at": f"{now:.3f}"})
+        log.error("outreach.failed", outreach_id=outreach_id, attempts=attempts, error=error[:200])
+        return "failed"
+
+    async def status(self, outreach_id: str) -> dict[str, str] | None:
+        raw = await self._redis.hgetall(redis_keys.outreach_item(outreach_id))
+        if not raw:
+            return None
+        decoded = {
+            (k.decode() if isinstance(k, bytes) else str(k)): (v.decode() if isinstance(v, bytes) else str(v))
+            for k, v in raw.items()
+        }
+        decoded.pop("plan", None)
+        return decoded
