@@ -17,7 +17,18 @@ from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from gateway import customers_api, health, operators, pages, sms_webhook, telegram_webhook, triage_api, voice, webchat
+from gateway import (
+    customers_api,
+    health,
+    operators,
+    outreach,
+    pages,
+    sms_webhook,
+    telegram_webhook,
+    triage_api,
+    voice,
+    webchat,
+)
 from gateway.channels.email import SmtpEmail
 from gateway.channels.sms import TwilioSms
 from gateway.channels.telegram import TelegramBotApi
@@ -30,6 +41,7 @@ from gateway.logs import configure_logging
 from gateway.operator_auth import OperatorDirectory
 from gateway.operator_hub import OperatorHub
 from gateway.outbound import CustomerChannels, deliver_late_replies
+from gateway.outreach import OutreachSender
 from gateway.rasa_client import RasaClient
 from gateway.rate_limit import RateLimiter
 from gateway.reply_routing import ReplyRouter
@@ -44,6 +56,8 @@ from zabota.channels.policy import ChannelPolicyConfig
 from zabota.handoffs.sla import SlaPolicy
 from zabota.handoffs.store import HandoffRouter, HandoffStore
 from zabota.identity import CustomerDirectory
+from zabota.outreach.planning import load_outreach_rules
+from zabota.outreach.queue import OutreachQueue
 from zabota.records import CustomerRecords, RecordsSettings
 from zabota.records import create_engine as create_records_engine
 from zabota.records.migrate import ensure_migrated
@@ -140,6 +154,7 @@ def build_services(settings: GatewaySettings, redis: Redis) -> Services:
         replies=ReplyRouter(channels, customers, inbox, catalog, channel_policy),
         records=records,
         records_settings=records_settings,
+        outreach=OutreachQueue(redis, load_outreach_rules()),
     )
 
 
@@ -149,6 +164,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     # Refuse to start with a broken operator list or tone rules, before anything listens.
     OperatorDirectory.from_json(settings.zabota_operators)
     load_tone_rules()
+    load_outreach_rules()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -176,6 +192,9 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             asyncio.create_task(redeliverer.run(stop), name="zabota-redelivery"),
             asyncio.create_task(router.run(stop), name="zabota-handoff-router"),
             asyncio.create_task(hub.run(stop), name="zabota-operator-hub"),
+            asyncio.create_task(
+                OutreachSender(services, settings.outreach_interval_seconds).run(stop), name="zabota-outreach"
+            ),
         ]
         app.state.operator_hub = hub
         log.info("gateway.started", rasa_url=settings.rasa_url, operators=len(services.operators))
@@ -212,6 +231,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.include_router(sms_webhook.router)
     app.include_router(operators.router)
     app.include_router(customers_api.router)
+    app.include_router(outreach.router)
     app.include_router(pages.router)
     # The console's script and styles (the pages themselves come from gateway/pages.py, with their headers).
     app.mount("/static", StaticFiles(directory=pages.STATIC), name="static")

@@ -14,7 +14,7 @@ import json
 from dataclasses import dataclass
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, TypeAdapter, ValidationError
 
 from gateway.errors import ApiError
 
@@ -77,6 +77,18 @@ class OperatorDirectory:
 
     def __len__(self) -> int:
         return len(self._entries)
+
+
+def require_service_token(
+    expected: SecretStr | None, authorization: str | None, *, off_error: str, off_detail: str, who: str
+) -> None:
+    """A route for another system (the call-centre platform, the company's outreach triggers): 503 when its
+    token is not configured (the route is off), 401 unless the request carries that token as a bearer token."""
+    if expected is None:
+        raise ApiError(503, off_error, off_detail)
+    token = bearer_token(authorization) or ""
+    if not hmac.compare_digest(token.encode(), expected.get_secret_value().encode()):
+        raise ApiError(401, "unauthorized", f"send the {who} token as 'Authorization: Bearer <token>'")
 
 
 def bearer_token(authorization: str | None) -> str | None:

@@ -18,6 +18,7 @@ from gateway.reply_routing import ReplyRouter
 from gateway.settings import GatewaySettings
 from gateway.triage import TriageEngine
 from zabota.identity import CustomerDirectory
+from zabota.outreach.queue import OutreachQueue
 from zabota.records import CustomerRecords, RecordsSettings
 
 
@@ -38,6 +39,8 @@ class Services:
     # the system of record: profiles and contact history (zabota/records)
     records: CustomerRecords
     records_settings: RecordsSettings
+    # proactive messages waiting for their time (zabota/outreach)
+    outreach: OutreachQueue
 
 
 def get_services(request: Request) -> Services:

@@ -68,6 +68,10 @@ class GatewaySettings(BaseSettings):
     # The call-centre platform's token for POST /api/v1/voice/events (Authorization: Bearer). No token: the
     # voice endpoint answers 503.
     voice_api_token: SecretStr | None = None
+    # The company's other systems trigger outreach with this token (POST /api/v1/outreach/events); unset: off.
+    outreach_api_token: SecretStr | None = None
+    # How often the outreach sender looks for messages whose time has come.
+    outreach_interval_seconds: float = Field(default=5.0, gt=0)
 
     # Outside calls (Telegram, SMS, SMTP) must not hold a customer's request for long.
     telegram_timeout_seconds: float = Field(default=10.0, gt=0)

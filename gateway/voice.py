@@ -8,7 +8,6 @@ a caller who linked the number in Telegram is the same customer there.
 
 from __future__ import annotations
 
-import hmac
 from typing import Annotated, Literal
 
 import structlog
@@ -16,7 +15,7 @@ from fastapi import APIRouter, Depends, Header
 from pydantic import BaseModel, ConfigDict, Field
 
 from gateway.errors import ApiError, ErrorBody
-from gateway.operator_auth import bearer_token
+from gateway.operator_auth import require_service_token
 from gateway.outbound import reply_text
 from gateway.recognition import customer_for_verified_phone
 from gateway.services import Services, get_services
@@ -73,12 +72,13 @@ async def voice_event(
     services: Annotated[Services, Depends(get_services)],
     authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
 ) -> VoiceReplyOut:
-    expected = services.settings.voice_api_token
-    if expected is None:
-        raise ApiError(503, "channel_off", "the voice channel is not configured on this gateway")
-    token = bearer_token(authorization) or ""
-    if not hmac.compare_digest(token.encode(), expected.get_secret_value().encode()):
-        raise ApiError(401, "unauthorized", "send the platform token as 'Authorization: Bearer <token>'")
+    require_service_token(
+        services.settings.voice_api_token,
+        authorization,
+        off_error="channel_off",
+        off_detail="the voice channel is not configured on this gateway",
+        who="platform",
+    )
     caller = normalize_phone(body.caller)
     if caller is None:
         raise ApiError(422, "bad_caller", "caller is not a phone number (E.164, or a Russian 8/+7 number)")

@@ -278,3 +278,15 @@ def sync_redis(key_prefix: str) -> Iterator[redis_sync.Redis]:
     finally:
         clean()
         client.close()
+
+
+def sms_settings(twilio_url: str) -> dict[str, Any]:
+    """Gateway settings that send SMS through the local Twilio (tests/fakes/twilio_api.py)."""
+    from tests.fakes.twilio_api import ACCOUNT_SID, AUTH_TOKEN, FROM_NUMBER
+
+    return {
+        "sms_api_base_url": twilio_url,
+        "sms_account_sid": ACCOUNT_SID,
+        "sms_auth_token": AUTH_TOKEN,
+        "sms_from_number": FROM_NUMBER,
+    }

@@ -9,11 +9,11 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
-from gateway_testkit import AppContext, FakeRasa, StartApp, closed_url
+from gateway_testkit import AppContext, FakeRasa, StartApp, closed_url, sms_settings
 from redis.asyncio import Redis
 
 from gateway.texts import DELAYED_ANSWER, VOICE_TRANSFER
-from tests.fakes.twilio_api import ACCOUNT_SID, AUTH_TOKEN, FROM_NUMBER, FakeTwilio, serve_fake_twilio
+from tests.fakes.twilio_api import FROM_NUMBER, FakeTwilio, serve_fake_twilio
 from zabota import redis_keys
 from zabota.identity import channel_key
 
@@ -42,10 +42,7 @@ def start_voice(start_app: StartApp, twilio: FakeTwilio, fake_rasa: FakeRasa) ->
         settings: dict[str, Any] = {
             "rasa_url": fake_rasa.url,
             "voice_api_token": TOKEN,
-            "sms_api_base_url": twilio.url,
-            "sms_account_sid": ACCOUNT_SID,
-            "sms_auth_token": AUTH_TOKEN,
-            "sms_from_number": FROM_NUMBER,
+            **sms_settings(twilio.url),
             **overrides,
         }
         async with start_app(**settings) as ctx:

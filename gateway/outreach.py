@@ -1,0 +1,208 @@
+"""Outreach at the gateway: the company's systems post trigger events (``POST /api/v1/outreach/events``, a token
+of their own), each is planned (zabota/outreach/planning.py) for the customer the system of record knows and
+scheduled (zabota/outreach/queue.py); ``OutreachSender`` delivers what is due in the planned channel and
+records it as an "outreach" contact."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+import structlog
+from fastapi import APIRouter, Depends, Header, Path, Response
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.exc import SQLAlchemyError
+
+from gateway.errors import ApiError, ErrorBody
+from gateway.operator_auth import require_service_token
+from gateway.services import Services, get_services
+from zabota.channels.policy import ContactProfile
+from zabota.language import Language
+from zabota.outreach.planning import NotSent, OutreachError, OutreachEvent, OutreachPlan, Recipient, plan
+from zabota.outreach.queue import OutreachQueue
+from zabota.records import ContactData, CustomerRecord
+from zabota.redaction import mask_for_log
+
+log = structlog.get_logger(__name__)
+router = APIRouter(prefix="/api/v1/outreach", tags=["outreach"])
+ServicesDep = Annotated[Services, Depends(get_services)]
+MAX_DATA_FIELDS = 20
+
+_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorBody, "description": "Missing or wrong outreach token"},
+    404: {"model": ErrorBody, "description": "No such customer (or outreach message)"},
+    422: {"model": ErrorBody, "description": "Unknown trigger, missing data, bad field"},
+    503: {"model": ErrorBody, "description": "Outreach is not configured on this gateway"},
+}
+
+
+class OutreachEventIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    trigger: str = Field(pattern=r"^[a-z_]{1,64}$")
+    customer_id: str | None = Field(default=None, pattern=r"^c-[0-9a-f]{16}$")
+    external_id: str | None = Field(default=None, pattern=r"^[\w.:\-]{1,128}$")
+    ref: str = Field(min_length=1, max_length=128, description="What it is about: an order, an area, a payment")
+    data: dict[Annotated[str, Field(max_length=64)], Annotated[str, Field(max_length=200)]] = Field(
+        default_factory=dict, max_length=MAX_DATA_FIELDS
+    )
+
+
+class OutreachOut(BaseModel):
+    status: Literal["scheduled", "duplicate", "capped", "not_sent"]
+    outreach_id: str | None = None
+    channel: str | None = None
+    send_at: datetime | None = None
+    deferred: bool = False
+    reason: str | None = None
+
+
+class OutreachStatusOut(BaseModel):
+    outreach_id: str
+    status: str
+    attempts: int
+    error: str | None = None
+
+
+def _authorised(services: Services, authorization: str | None) -> None:
+    require_service_token(
+        services.settings.outreach_api_token,
+        authorization,
+        off_error="outreach_off",
+        off_detail="outreach is not configured on this gateway (OUTREACH_API_TOKEN)",
+        who="outreach",
+    )
+
+
+async def recipient_of(services: Services, record: CustomerRecord) -> Recipient:
+    """Where and how to reach the customer: the channels' profile, filled from the system of record."""
+    profile = await services.customers.profile(record.customer_id)
+    contact = ContactProfile(
+        phone=profile.phone or (record.phones[0] if record.phones else None),
+        email=profile.email or (record.emails[0] if record.emails else None),
+        telegram_chat_id=profile.telegram_chat_id,
+        preferred=record.preferred_channel or profile.preferred_channel,
+    )
+    language: Language = "en" if (record.language or profile.language) == "en" else "ru"
+    return Recipient(contact, language, record.timezone or services.settings.timezone, record.opted_out)
+
+
+@router.post("/events", response_model=OutreachOut, status_code=202, responses=_RESPONSES, summary="Trigger outreach")
+async def outreach_event(
+    body: OutreachEventIn,
+    response: Response,
+    services: ServicesDep,
+    authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
+) -> OutreachOut:
+    _authorised(services, authorization)
+    if (body.customer_id is None) == (body.external_id is None):
+        raise ApiError(422, "invalid", "give either customer_id or external_id")
+    record = (
+        await services.records.get(body.customer_id)
+        if body.customer_id is not None
+        else await services.records.by_external_id(body.external_id or "")
+    )
+    if record is None:
+        raise ApiError(404, "not_found", "no such customer in the system of record")
+    event = OutreachEvent(body.trigger, record.customer_id, body.ref, body.data)
+    now = time.time()
+    try:
+        planned = plan(event, await recipient_of(services, record), datetime.fromtimestamp(now, UTC))
+    except OutreachError as error:
+        raise ApiError(422, "invalid", str(error)) from error
+    if isinstance(planned, NotSent):
+        response.status_code = 200
+        log.info("outreach.not_sent", trigger=body.trigger, reason=planned.reason)
+        return OutreachOut(status="not_sent", reason=planned.detail)
+    admission = await services.outreach.accept(planned, now)
+    if admission.status != "scheduled":
+        response.status_code = 200
+    return OutreachOut(
+        status=admission.status,
+        outreach_id=admission.outreach_id,
+        channel=planned.channel if admission.status == "scheduled" else None,
+        send_at=planned.send_at if admission.status == "scheduled" else None,
+        deferred=planned.deferred and admission.status == "scheduled",
+    )
+
+
+@router.get("/{outreach_id}", response_model=OutreachStatusOut, responses=_RESPONSES, summary="A message's status")
+async def outreach_status(
+    outreach_id: Annotated[str, Path(pattern=r"^o-[0-9a-f]{16}$")],
+    services: ServicesDep,
+    authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
+) -> OutreachStatusOut:
+    _authorised(services, authorization)
+    status = await services.outreach.status(outreach_id)
+    if status is None:
+        raise ApiError(404, "not_found", "no such outreach message")
+    return OutreachStatusOut(
+        outreach_id=outreach_id,
+        status=status.get("status", ""),
+        attempts=int(status.get("attempts", "0")),
+        error=status.get("error"),
+    )
+
+
+class OutreachSender:
+    """Delivers what is due, in the planned channel, to the customer's current address for it."""
+
+    def __init__(self, services: Services, interval_seconds: float) -> None:
+        self._services = services
+        self._interval = interval_seconds
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                await self.send_due(time.time())
+            except Exception as exc:  # the loop must outlive one bad round; logged loudly
+                log.error("outreach.round_failed", error=type(exc).__name__)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=self._interval)
+
+    async def send_due(self, now: float) -> int:
+        queue: OutreachQueue = self._services.outreach
+        sent = 0
+        for outreach_id, planned in await queue.claim_due(now):
+            if await self._deliver(planned):
+                await queue.mark_sent(outreach_id, now)
+                await self._record(outreach_id, planned, now)
+                sent += 1
+            else:
+                await queue.mark_failed(outreach_id, now, f"{planned.channel} delivery failed or not configured")
+        return sent
+
+    async def _deliver(self, planned: OutreachPlan) -> bool:
+        services = self._services
+        record = await services.records.get(planned.customer_id)
+        if record is None:
+            return False
+        recipient = await recipient_of(services, record)
+        contact, channels = recipient.contact, services.channels
+        if planned.channel == "telegram" and contact.telegram_chat_id is not None:
+            return await channels.send_telegram(contact.telegram_chat_id, planned.text) is not None
+        if planned.channel == "sms" and contact.phone:
+            return await channels.send_sms(contact.phone, planned.text) is not None
+        if planned.channel == "email" and contact.email:
+            subject = "Забота" if recipient.language == "ru" else "Zabota"
+            return await channels.send_email(contact.email, subject, planned.text) is not None
+        return False
+
+    async def _record(self, outreach_id: str, planned: OutreachPlan, now: float) -> None:
+        try:
+            await self._services.records.record_contact(
+                ContactData(
+                    id=outreach_id,
+                    customer_id=planned.customer_id,
+                    channel="outreach",
+                    started_at=datetime.fromtimestamp(now, UTC),
+                    flows=(f"outreach:{planned.trigger}",),
+                )
+            )
+        except (SQLAlchemyError, OSError) as exc:
+            log.error(
+                "records.outreach_contact_failed", customer=mask_for_log(planned.customer_id), error=type(exc).__name__
+            )
