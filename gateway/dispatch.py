@@ -32,7 +32,7 @@ from gateway.triage import TriageEngine
 from zabota import markers, redis_keys
 from zabota.catalog import Catalog
 from zabota.identity import CustomerDirectory
-from zabota.records import ContactData, CustomerData, CustomerRecords, RecordError
+from zabota.records import ContactData, CustomerData, CustomerRecord, CustomerRecords, RecordError
 from zabota.records.contact_log import ContactPointer, contact_channel, current_contact, turn_contact
 from zabota.records.opt_out import Consent, consent_channel, consent_request
 from zabota.redaction import mask_for_log
@@ -203,7 +203,8 @@ class Dispatcher:
         )
         recent = await self._recent_problems(conv, pointer, now)
         nlu, decision = await self._engine.classify(message.text, message.lang, state.context(message.channel, recent))
-        tone = await self._tone(message, decision)
+        record = await self._recorded_customer(message)
+        tone = self._tone(message, decision, record)
         metadata = {
             **message.rasa_metadata(),
             markers.TRIAGE_METADATA: triage_metadata(nlu, decision),
@@ -246,6 +247,7 @@ class Dispatcher:
                 handoff_priority=opened.priority if opened is not None else None,
                 signals=[signal.kind for signal in decision.signals],
             ),
+            record,
         )
         try:
             await self.states.save(conv, next_state)
@@ -292,15 +294,20 @@ class Dispatcher:
             log.error("inbox.history_failed", message_id=message.message_id, error=type(exc).__name__)
         return Outcome(message, replies, delivered=True)
 
-    async def _tone(self, message: InboundMessage, decision: TriageDecision) -> ToneChoice:
+    async def _recorded_customer(self, message: InboundMessage) -> CustomerRecord | None:
+        """The customer's row in the system of record, read once per turn (the tone and the contact use it);
+        None when there is none yet or it cannot be read (logged)."""
+        if self._records is None:
+            return None
+        try:
+            return await self._records.get(message.conversation_id)
+        except (SQLAlchemyError, OSError) as exc:
+            log.error("records.profile_unavailable", message_id=message.message_id, error=type(exc).__name__)
+            return None
+
+    def _tone(self, message: InboundMessage, decision: TriageDecision, record: CustomerRecord | None) -> ToneChoice:
         """The tone for this turn (zabota/tone/rules.yml) from the recorded profile, the channel and the triage;
-        without a readable profile, from the channel and the triage alone (logged)."""
-        record = None
-        if self._records is not None:
-            try:
-                record = await self._records.get(message.conversation_id)
-            except (SQLAlchemyError, OSError) as exc:
-                log.error("records.profile_unavailable", message_id=message.message_id, error=type(exc).__name__)
+        without a profile, from the channel and the triage alone."""
         facts = ToneFacts(
             channel=contact_channel(message.channel),
             sensitive=decision.sensitive,
@@ -323,16 +330,19 @@ class Dispatcher:
                 log.error("records.history_unavailable", customer=mask_for_log(customer_id), error=type(exc).__name__)
         return await self._customers.recent_intents(customer_id, now)
 
-    async def _record_contact(self, message: InboundMessage, contact: ContactData) -> None:
-        """The turn into the system of record (the customer's row made on first sight). A database failure is
-        logged loudly and does not hold the customer's answer back: the message and the replies are in the
-        inbox and the history already."""
+    async def _record_contact(
+        self, message: InboundMessage, contact: ContactData, record: CustomerRecord | None
+    ) -> None:
+        """The turn into the system of record (the customer's row made on first sight, its language kept as the
+        customer's latest). A database failure is logged loudly and does not hold the customer's answer back:
+        the message and the replies are in the inbox and the history already."""
         if self._records is None:
             return
         try:
-            await self._records.upsert_customer(
-                CustomerData(language=message.lang), customer_id=message.conversation_id
-            )
+            if record is None or record.language != message.lang:
+                await self._records.upsert_customer(
+                    CustomerData(language=message.lang), customer_id=message.conversation_id
+                )
             await self._records.record_contact(contact)
         except RecordError as exc:
             log.warning("records.contact_refused", message_id=message.message_id, field=exc.field, reason=exc.reason)
