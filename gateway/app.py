@@ -127,6 +127,7 @@ def build_services(settings: GatewaySettings, redis: Redis) -> Services:
         care_phone=settings.care_phone,
         records=records,
     )
+    outreach = OutreachQueue(redis, load_outreach_rules())
     dispatcher = Dispatcher(
         inbox,
         rasa,
@@ -138,6 +139,7 @@ def build_services(settings: GatewaySettings, redis: Redis) -> Services:
         records,
         tone_rules=load_tone_rules(),
         project=settings.zabota_project or None,
+        outreach=outreach,
     )
     return Services(
         settings=settings,
@@ -154,7 +156,7 @@ def build_services(settings: GatewaySettings, redis: Redis) -> Services:
         replies=ReplyRouter(channels, customers, inbox, catalog, channel_policy),
         records=records,
         records_settings=records_settings,
-        outreach=OutreachQueue(redis, load_outreach_rules()),
+        outreach=outreach,
     )
 
 

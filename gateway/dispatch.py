@@ -32,12 +32,13 @@ from gateway.triage import TriageEngine
 from zabota import markers, redis_keys
 from zabota.catalog import Catalog
 from zabota.identity import CustomerDirectory
+from zabota.outreach.replies import Answer, OutreachContext, confirm_answer
 from zabota.records import ContactData, CustomerData, CustomerRecord, CustomerRecords, RecordError
 from zabota.records.contact_log import ContactPointer, contact_channel, current_contact, turn_contact
 from zabota.records.opt_out import Consent, consent_channel, consent_request
 from zabota.redaction import mask_for_log
 from zabota.tone import ToneChoice, ToneFacts, ToneRules, load_tone_rules
-from zabota.triage.model import NluResult, TriageDecision
+from zabota.triage.model import NluResult, Reason, TriageDecision
 
 log = structlog.get_logger(__name__)
 
@@ -134,6 +135,27 @@ class OperatorSide(Protocol):
     def notices(self, message: InboundMessage, decision: TriageDecision, opened: OpenedHandoff) -> list[BotReply]: ...
 
 
+class OutreachReplies(Protocol):
+    """The outreach side as the dispatcher sees it (zabota/outreach/queue.py): what the customer was last sent."""
+
+    async def reply_context(self, customer_id: str) -> OutreachContext | None: ...
+
+    async def question_answered(self, customer_id: str, context: OutreachContext) -> None: ...
+
+
+def outreach_denied(decision: TriageDecision, context: OutreachContext) -> TriageDecision:
+    """A "no" to a security check: a p1 handoff at once for the trigger's intent, whatever the NLU made of the
+    word "нет"."""
+    return replace(
+        decision,
+        sensitive=True,
+        escalate=True,
+        priority="p1",
+        reasons=(Reason("outreach_denied", f"the customer answered no to the {context.trigger} check"),),
+        handoff_intent=context.on_no or "fraud_report",
+    )
+
+
 class Dispatcher:
     def __init__(
         self,
@@ -147,6 +169,7 @@ class Dispatcher:
         records: CustomerRecords | None = None,
         tone_rules: ToneRules | None = None,
         project: str | None = None,
+        outreach: OutreachReplies | None = None,
     ) -> None:
         self._inbox = inbox
         self._rasa = rasa
@@ -158,6 +181,7 @@ class Dispatcher:
         self._records = records
         self._tone_rules = tone_rules or load_tone_rules()
         self._project = project
+        self._outreach = outreach
 
     async def handle(
         self,
@@ -196,6 +220,10 @@ class Dispatcher:
         if consent is not None:
             return await self._change_consent(message, consent, delayed=delayed)
 
+        outreach, answer = await self._outreach_reply(message)
+        if outreach is not None and answer == "yes":
+            return await self._outreach_confirmed(message, outreach, delayed=delayed)
+
         now = time.time()
         state = await self.states.get(conv)
         pointer, _ = current_contact(
@@ -203,6 +231,9 @@ class Dispatcher:
         )
         recent = await self._recent_problems(conv, pointer, now)
         nlu, decision = await self._engine.classify(message.text, message.lang, state.context(message.channel, recent))
+        if outreach is not None and answer == "no":
+            decision = outreach_denied(decision, outreach)
+            log.info("outreach.denied", message_id=message.message_id, trigger=outreach.trigger)
         record = await self._recorded_customer(message)
         tone = self._tone(message, decision, record)
         metadata = {
@@ -246,6 +277,7 @@ class Dispatcher:
                 handoff_id=opened.handoff_id if opened is not None else None,
                 handoff_priority=opened.priority if opened is not None else None,
                 signals=[signal.kind for signal in decision.signals],
+                flows=[outreach.reply_flow()] if outreach is not None else [],
             ),
             record,
         )
@@ -289,6 +321,50 @@ class Dispatcher:
             text = texts.CONSENT_FAILED[message.lang]
         replies = [BotReply(text=text)]
         try:
+            await self._inbox.record_replies(message, replies, delayed=delayed)
+        except RedisError as exc:
+            log.error("inbox.history_failed", message_id=message.message_id, error=type(exc).__name__)
+        return Outcome(message, replies, delivered=True)
+
+    async def _outreach_reply(self, message: InboundMessage) -> tuple[OutreachContext | None, Answer | None]:
+        """The outreach this message replies to (within the reply window) and, to an open confirm question, the
+        yes or no it gives; the question is answered by this message either way. Redis down: no context (logged),
+        the message goes to the bot as any other."""
+        if self._outreach is None:
+            return None, None
+        try:
+            context = await self._outreach.reply_context(message.conversation_id)
+            if context is None or not context.awaiting_answer:
+                return context, None
+            await self._outreach.question_answered(message.conversation_id, context)
+        except RedisError as exc:
+            log.error("outreach.reply_unavailable", message_id=message.message_id, error=type(exc).__name__)
+            return None, None
+        return context, confirm_answer(message.text)
+
+    async def _outreach_confirmed(self, message: InboundMessage, context: OutreachContext, *, delayed: bool) -> Outcome:
+        """A "yes" to a security check: settled, nobody needs to call; recorded as the reply it is."""
+        replies = [BotReply(text=texts.OUTREACH_CONFIRMED[message.lang])]
+        log.info("outreach.confirmed", message_id=message.message_id, trigger=context.trigger)
+        record = await self._recorded_customer(message)
+        now = time.time()
+        state = await self.states.get(message.conversation_id)
+        pointer, _ = current_contact(
+            message.conversation_id, message.channel, now, ContactPointer.from_dict(state.contact), message.message_id
+        )
+        await self._record_contact(
+            message,
+            ContactData(
+                id=pointer.contact_id,
+                customer_id=message.conversation_id,
+                channel=pointer.channel,
+                started_at=datetime.fromtimestamp(now, UTC),
+                flows=(f"outreach_confirmed:{context.trigger}",),
+            ),
+            record,
+        )
+        try:
+            await self.states.save(message.conversation_id, replace(state, contact=pointer.as_dict()))
             await self._inbox.record_replies(message, replies, delayed=delayed)
         except RedisError as exc:
             log.error("inbox.history_failed", message_id=message.message_id, error=type(exc).__name__)

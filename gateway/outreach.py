@@ -8,23 +8,29 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 import structlog
-from fastapi import APIRouter, Depends, Header, Path, Response
+from fastapi import APIRouter, Depends, Header, Path, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
+from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 
 from gateway.errors import ApiError, ErrorBody
+from gateway.inbox import HistoryEntry
 from gateway.operator_auth import require_service_token
+from gateway.operators import OperatorDep
+from gateway.rasa_client import Button
 from gateway.services import Services, get_services
 from zabota.channels.policy import ContactProfile
 from zabota.language import Language
 from zabota.outreach.planning import NotSent, OutreachError, OutreachEvent, OutreachPlan, Recipient, plan
+from zabota.outreach.prevented import WINDOW, contacts_prevented
 from zabota.outreach.queue import OutreachQueue
+from zabota.outreach.replies import NO_PAYLOAD, YES_PAYLOAD, OutreachContext
 from zabota.records import ContactData, CustomerRecord
-from zabota.redaction import mask_for_log
+from zabota.redaction import mask_for_log, redact
 
 log = structlog.get_logger(__name__)
 router = APIRouter(prefix="/api/v1/outreach", tags=["outreach"])
@@ -129,6 +135,58 @@ async def outreach_event(
     )
 
 
+class TriggerCountOut(BaseModel):
+    reached: int
+    wrote_in: int
+    prevented: int
+    pending: int
+
+
+class PreventedOut(BaseModel):
+    since: datetime
+    until: datetime
+    reached: int = Field(description="Customers reached by outreach whose 72-hour window has closed")
+    wrote_in: int = Field(description="Of those, how many replied or wrote in about the same thing within 72 h")
+    prevented: int = Field(description="Contacts prevented: reached and did not write in about it within 72 h")
+    prevented_share: float | None
+    pending: int = Field(description="Sent less than 72 h ago: not counted yet")
+    by_trigger: dict[str, TriggerCountOut]
+
+
+@router.get(
+    "/report",
+    response_model=PreventedOut,
+    responses={401: _RESPONSES[401], 403: {"model": ErrorBody, "description": "Not a lead's token"}},
+    summary="Contacts prevented by outreach (lead role)",
+)
+async def outreach_report(
+    services: ServicesDep,
+    operator: OperatorDep,
+    days: Annotated[int, Query(ge=1, le=90, description="Outreach sent in the last this many days")] = 7,
+) -> PreventedOut:
+    if not operator.is_lead:
+        raise ApiError(403, "forbidden", "the outreach report needs a lead's token")
+    now = datetime.now(UTC)
+    since = now - timedelta(days=days)
+    try:
+        contacts = await services.records.outreach_with_replies(since, now, WINDOW)
+    except (SQLAlchemyError, OSError) as exc:
+        log.error("outreach.report_failed", error=type(exc).__name__)
+        raise ApiError(503, "records_unavailable", "the system of record cannot be read now") from exc
+    about = {name: rule.about for name, rule in services.outreach.rules.triggers.items()}
+    report = contacts_prevented(contacts, about, now)
+    return PreventedOut(
+        since=since,
+        until=now,
+        reached=report.reached,
+        wrote_in=report.wrote_in,
+        prevented=report.prevented,
+        prevented_share=report.prevented_share,
+        pending=report.pending,
+        by_trigger={name: TriggerCountOut(**vars(count)) for name, count in report.by_trigger.items()},
+    )
+
+
 @router.get("/{outreach_id}", response_model=OutreachStatusOut, responses=_RESPONSES, summary="A message's status")
 async def outreach_status(
     outreach_id: Annotated[str, Path(pattern=r"^o-[0-9a-f]{16}$")],
@@ -145,6 +203,16 @@ async def outreach_status(
         attempts=int(status.get("attempts", "0")),
         error=status.get("error"),
     )
+
+
+def confirm_buttons(language: Language) -> tuple[Button, ...]:
+    """Yes / no under a confirm question in Telegram (zabota/outreach/replies.py reads the payloads)."""
+    if language == "en":
+        return (
+            Button(title="Yes, it was me", payload=YES_PAYLOAD),
+            Button(title="No, it was not me", payload=NO_PAYLOAD),
+        )
+    return (Button(title="Да, это я", payload=YES_PAYLOAD), Button(title="Нет, это не я", payload=NO_PAYLOAD))
 
 
 class OutreachSender:
@@ -169,6 +237,7 @@ class OutreachSender:
         for outreach_id, planned in await queue.claim_due(now):
             if await self._deliver(planned):
                 await queue.mark_sent(outreach_id, now)
+                await self._continue_conversation(outreach_id, planned, now)
                 await self._record(outreach_id, planned, now)
                 sent += 1
             else:
@@ -183,13 +252,44 @@ class OutreachSender:
         recipient = await recipient_of(services, record)
         contact, channels = recipient.contact, services.channels
         if planned.channel == "telegram" and contact.telegram_chat_id is not None:
-            return await channels.send_telegram(contact.telegram_chat_id, planned.text) is not None
+            buttons = confirm_buttons(recipient.language) if planned.follow_up == "confirm" else ()
+            return await channels.send_telegram(contact.telegram_chat_id, planned.text, buttons) is not None
         if planned.channel == "sms" and contact.phone:
             return await channels.send_sms(contact.phone, planned.text) is not None
         if planned.channel == "email" and contact.email:
             subject = "Забота" if recipient.language == "ru" else "Zabota"
             return await channels.send_email(contact.email, subject, planned.text) is not None
         return False
+
+    async def _continue_conversation(self, outreach_id: str, planned: OutreachPlan, now: float) -> None:
+        """The message joins the customer's conversation (their history, the operator's summary) and is
+        remembered for the reply window: a reply continues it, a confirm question reads the yes or no."""
+        services = self._services
+        rule = services.outreach.rules.triggers.get(planned.trigger)
+        context = OutreachContext(
+            outreach_id=outreach_id,
+            trigger=planned.trigger,
+            channel=planned.channel,
+            text=planned.text,
+            sent_at=now,
+            follow_up=planned.follow_up,
+            awaiting_answer=planned.follow_up == "confirm",
+            on_no=rule.on_no if rule is not None else None,
+        )
+        entry = HistoryEntry(
+            role="bot",
+            message_id=outreach_id,
+            timestamp=now,
+            channel=planned.channel,
+            text=redact(planned.text),
+            custom={"outreach": {"id": outreach_id, "trigger": planned.trigger}},
+        )
+        try:
+            await services.outreach.remember_sent(planned.customer_id, context)
+            await services.inbox.record_lines(planned.customer_id, [entry])
+        except RedisError as exc:
+            # sent already: a reply then goes to the bot without the outreach's context (logged loudly)
+            log.error("outreach.context_failed", outreach_id=outreach_id, error=type(exc).__name__)
 
     async def _record(self, outreach_id: str, planned: OutreachPlan, now: float) -> None:
         try:

@@ -82,3 +82,9 @@ CONSENT_FAILED: dict[Language, str] = {
     "ru": "Не получилось сохранить ваш выбор прямо сейчас. Пожалуйста, напишите ещё раз через несколько минут.",
     "en": "We couldn't save your choice just now. Please write again in a few minutes.",
 }
+
+# A "yes" to an outreach security check (zabota/outreach/rules.yml, follow_up confirm): settled.
+OUTREACH_CONFIRMED: dict[Language, str] = {
+    "ru": "Спасибо, что подтвердили! Всё в порядке, ничего делать не нужно.",
+    "en": "Thank you for confirming! Everything is fine, nothing else to do.",
+}

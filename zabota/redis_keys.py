@@ -195,6 +195,12 @@ OUTREACH_DEDUPE = PREFIX + "outreach:dedupe:{digest}"
 OUTREACH_DAILY = PREFIX + "outreach:daily:{customer_id}:{day}"
 OUTREACH_DAILY_TTL_SECONDS = 2 * 24 * 3600
 
+# String per customer: the last outreach message they were sent (zabota/outreach/replies.py OutreachContext,
+# JSON), so a reply within the window continues that conversation and answers a confirm question. The window is
+# also the contacts-prevented count's: a customer who did not write in about it within 72 h was helped by it.
+OUTREACH_REPLY = PREFIX + "outreach:reply:{customer_id}"
+OUTREACH_REPLY_TTL_SECONDS = 72 * 3600
+
 
 def outreach_item(outreach_id: str) -> str:
     return OUTREACH_ITEM.format(outreach_id=outreach_id)
@@ -206,3 +212,7 @@ def outreach_dedupe(digest: str) -> str:
 
 def outreach_daily(customer_id: str, day: str) -> str:
     return OUTREACH_DAILY.format(customer_id=customer_id, day=day)
+
+
+def outreach_reply(customer_id: str) -> str:
+    return OUTREACH_REPLY.format(customer_id=customer_id)

@@ -47,6 +47,10 @@ class TriggerRule:
     send: Send
     quiet_hours: QuietHours
     follow_up: FollowUp
+    # with confirm: the intent a "no" opens its p1 handoff for
+    on_no: str | None = None
+    # the intents that mean the customer wrote in about the same thing (contacts prevented)
+    about: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -86,12 +90,20 @@ class OutreachRules:
                 raise ValueError(f"{where}: send now|day_before, quiet_hours defer|ignore, follow_up none|confirm")
             if send == "day_before" and "starts_at" not in fields:
                 raise ValueError(f"{where}: send day_before needs a starts_at field")
+            on_no = entry.get("on_no")
+            if (follow == "confirm") != bool(on_no):
+                raise ValueError(f"{where}: on_no (an intent) is given with follow_up confirm, and only then")
+            about = entry.get("about") or []
+            if not isinstance(about, list) or not all(isinstance(a, str) and a for a in about):
+                raise ValueError(f"{where}: about is a list of intents")
             triggers[str(name)] = TriggerRule(
                 fields,
                 {cast(Language, k): str(v) for k, v in message.items()},
                 cast(Send, send),
                 cast(QuietHours, quiet),
                 cast(FollowUp, follow),
+                str(on_no) if on_no else None,
+                frozenset(about),
             )
         dedupe, cap = int(raw.get("dedupe_hours", 24)), int(raw.get("max_per_customer_per_day", 3))
         if dedupe < 1 or cap < 1:

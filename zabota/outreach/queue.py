@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -21,6 +21,8 @@ from redis.asyncio import Redis
 
 from zabota import redis_keys
 from zabota.outreach.planning import FollowUp, OutreachPlan, OutreachRules
+from zabota.outreach.replies import OutreachContext
+from zabota.redaction import mask_for_log
 
 log = structlog.stdlib.get_logger(__name__)
 
@@ -63,6 +65,10 @@ class OutreachQueue:
     def __init__(self, redis: Redis, rules: OutreachRules) -> None:
         self._redis = redis
         self._rules = rules
+
+    @property
+    def rules(self) -> OutreachRules:
+        return self._rules
 
     async def accept(self, plan: OutreachPlan, now: float) -> Admission:
         """Schedules ``plan`` unless it is a duplicate or the customer's daily cap is reached."""
@@ -141,3 +147,30 @@ class OutreachQueue:
         }
         decoded.pop("plan", None)
         return decoded
+
+    # --- replies ----------------------------------------------------------------------------------------------
+    async def remember_sent(self, customer_id: str, context: OutreachContext) -> None:
+        """What the customer was just sent, for their reply (the latest outreach replaces an earlier one)."""
+        await self._redis.set(
+            redis_keys.outreach_reply(customer_id), context.to_json(), ex=redis_keys.OUTREACH_REPLY_TTL_SECONDS
+        )
+
+    async def reply_context(self, customer_id: str) -> OutreachContext | None:
+        """The outreach the customer's message replies to, within the reply window; None when there is none."""
+        raw = await self._redis.get(redis_keys.outreach_reply(customer_id))
+        if raw is None:
+            return None
+        context = OutreachContext.from_json(raw.decode() if isinstance(raw, bytes) else str(raw))
+        if context is None:
+            log.error("outreach.reply_context_unreadable", customer=mask_for_log(customer_id))
+        return context
+
+    async def question_answered(self, customer_id: str, context: OutreachContext) -> None:
+        """The confirm question was answered (or let go by another message): it is not read again; the context
+        stays for the rest of the window (the summary, the contacts-prevented count)."""
+        key = redis_keys.outreach_reply(customer_id)
+        ttl = await self._redis.ttl(key)
+        if ttl is None or int(ttl) <= 0:
+            return
+        answered = replace(context, awaiting_answer=False)
+        await self._redis.set(key, answered.to_json(), ex=int(ttl), xx=True)

@@ -73,9 +73,11 @@ def turn_contact(
     handoff_id: str | None = None,
     handoff_priority: str | None = None,
     signals: Sequence[str] = (),
+    flows: Sequence[str] = (),
 ) -> ContactData:
     """What one turn adds to its contact: the intent (not the fallback), a flow when the intent is one, the
-    articles shown, the answer to «помогло?», the handoff opened."""
+    articles shown, the answer to «помогло?», the handoff opened, and ``flows`` of the gateway's own (a reply to an
+    outreach message)."""
     entry = catalog.intent(intent)
     return ContactData(
         id=pointer.contact_id,
@@ -83,7 +85,7 @@ def turn_contact(
         channel=pointer.channel,
         started_at=datetime.fromtimestamp(started, UTC),
         intents=(intent,) if intent != FALLBACK_INTENT else (),
-        flows=(intent,) if entry is not None and entry.handling == "flow" else (),
+        flows=((intent,) if entry is not None and entry.handling == "flow" else ()) + tuple(flows),
         articles=tuple(a for a in articles if a),
         feedback=None if feedback is None else ("helpful" if feedback else "unhelpful"),
         handoff_id=handoff_id,

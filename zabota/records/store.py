@@ -11,7 +11,7 @@ import re
 import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -517,6 +517,36 @@ class CustomerRecords:
                 for intent in set(intents or ()):
                     counts[intent] = counts.get(intent, 0) + 1
         return counts
+
+    async def outreach_with_replies(
+        self, since: datetime, until: datetime, reply_window: timedelta, limit: int = 100_000
+    ) -> list[ContactRecord]:
+        """The outreach contacts started in [since, until) and the same customers' other contacts from ``since``
+        to ``until`` + ``reply_window`` (zabota/outreach/prevented.py reads them); at most ``limit`` outreach
+        contacts, oldest first."""
+        async with self._sessions() as session:
+            sent = list(
+                await session.scalars(
+                    select(Contact)
+                    .where(Contact.channel == "outreach", Contact.started_at >= since, Contact.started_at < until)
+                    .order_by(Contact.started_at, Contact.id)
+                    .limit(limit)
+                )
+            )
+            customers = sorted({row.customer_id for row in sent})
+            others: list[Contact] = []
+            for start in range(0, len(customers), 500):  # bound the IN list
+                others.extend(
+                    await session.scalars(
+                        select(Contact).where(
+                            Contact.customer_id.in_(customers[start : start + 500]),
+                            Contact.channel != "outreach",
+                            Contact.started_at >= since,
+                            Contact.started_at <= until + reply_window,
+                        )
+                    )
+                )
+            return [_contact_record(row) for row in (*sent, *others)]
 
     async def recent_contacts(self, customer_id: str, limit: int = 10) -> list[ContactRecord]:
         """The customer's last ``limit`` contacts, newest first, every channel."""

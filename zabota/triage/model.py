@@ -40,6 +40,7 @@ ReasonCode = Literal[
     "recurring",  # the same problem three times in seven days
     "anger",  # strong anger
     "leaving",  # the customer says they are leaving: cancel_contract, to a person who can keep them
+    "outreach_denied",  # a "no" to an outreach security check (a payment the customer did not make)
     "routine",  # nothing to escalate: the bot answers
 ]
 
