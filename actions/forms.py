@@ -6,12 +6,12 @@ from collections.abc import Callable
 from typing import Any
 
 import structlog
-from rasa_sdk import Tracker
+from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import FormValidationAction
 from rasa_sdk.types import DomainDict
 
-from actions.tracker_data import as_text
+from actions.tracker_data import as_text, slot_text
 from zabota.entity_values import (
     normalize_address,
     normalize_amount,
@@ -89,3 +89,19 @@ class ValidatePaymentMissingForm(FormValidationAction):  # type: ignore[misc]  #
         self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, str | None]:
         return validated(self.form_name(), "amount", slot_value, normalize_amount, dispatcher, "utter_invalid_amount")
+
+
+class ActionAccountNumberAnswer(Action):  # type: ignore[misc]  # rasa_sdk ships no type information
+    """The account_number form's answer: the number itself when the service knows it (the company's records,
+    passed by the gateway for a verified customer), else where to find it. Never asked: the phone the form
+    needs is the verified one when there is one (actions/language.py)."""
+
+    def name(self) -> str:
+        return "action_account_number_answer"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[Any]:
+        # the number from the company's records (account_known), not one the customer typed in
+        known = tracker.get_slot("account_known") is True and slot_text(tracker, "account_number") is not None
+        log.info("form.account_number_answered", known=known)
+        dispatcher.utter_message(response="utter_account_number_known" if known else "utter_account_number_where")
+        return []

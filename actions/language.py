@@ -1,16 +1,87 @@
-"""action_detect_language: the custom slot mapping of ``lang``, run by action_extract_slots on every user turn."""
+"""action_detect_language: the custom slot mapping of ``lang``, ``tone`` and the customer slots, run by
+action_extract_slots on every user turn.
+
+Besides the language it carries the gateway's metadata of the turn into slots: the tone to speak in
+(``zabota_tone``), which the responses' conditional variations read, and what the company's records know of the
+customer (``zabota_profile``). Rasa 3.6's ActionExtractSlots keeps every SlotSet a custom mapping action returns,
+not only those of the slots whose mapping names the action (rasa/core/actions/action.py, ``_run_custom_action``),
+so ``phone`` and ``account_number`` keep their own mappings and need no custom one (tests/bot/test_tone.py runs
+this action inside Rasa's ActionExtractSlots).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
+import structlog
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.forms import REQUESTED_SLOT
 from rasa_sdk.types import DomainDict
 
-from actions.tracker_data import LANG_SLOT, latest_text
+from actions.tracker_data import LANG_SLOT, active_loop_name, as_text, latest_message, latest_text
+from zabota import markers
 from zabota.language import detect_language
+
+log = structlog.stdlib.get_logger(__name__)
+
+TONES = ("formal", "friendly", "neutral")
+TONE_SLOT = "tone"
+NAME_SLOT = "customer_name"
+NAMED_SLOT = "named"
+ACCOUNT_KNOWN_SLOT = "account_known"
+# Profile fields (markers.PROFILE_METADATA) copied into the slots of the same name while those are empty.
+PROFILE_SLOTS = ("phone", "account_number")
+
+
+def gateway_metadata(tracker: Tracker, key: str) -> Mapping[str, Any] | None:
+    """The mapping the gateway sent under ``key`` with the latest message; None when there is none."""
+    metadata = latest_message(tracker).get("metadata")
+    value = metadata.get(key) if isinstance(metadata, Mapping) else None
+    return value if isinstance(value, Mapping) else None
+
+
+def tone_events(tone: Mapping[str, Any] | None) -> list[dict[str, Any]]:
+    """The tone and the name to address the customer by. Without the gateway's tone (``rasa shell``, the test
+    stories) the slots stay as they are; so they do with a tone the domain has no variants for."""
+    if tone is None:
+        return []
+    if tone.get("tone") not in TONES:
+        log.warning("tone.metadata_invalid")  # not the payload: it carries the customer's name
+        return []
+    # the gateway already chose the name for the tone (none for neutral, the first name for friendly)
+    name = as_text(tone.get("name"))
+    return [SlotSet(TONE_SLOT, tone["tone"]), SlotSet(NAME_SLOT, name), SlotSet(NAMED_SLOT, name is not None)]
+
+
+def said_now(tracker: Tracker) -> set[str]:
+    """Slots the latest message itself fills: its entities and the slot an active form asked for. The customer's
+    own words win over the records, so the profile leaves these alone."""
+    entities = latest_message(tracker).get("entities")
+    said = {str(e["entity"]) for e in entities or [] if isinstance(e, Mapping) and e.get("entity")}
+    requested = tracker.get_slot(REQUESTED_SLOT)
+    if active_loop_name(tracker) and isinstance(requested, str):
+        said.add(requested)
+    return said
+
+
+def profile_events(tracker: Tracker, profile: Mapping[str, Any] | None) -> list[dict[str, Any]]:
+    """``account_known`` on every turn (the gateway sends the profile whenever it knows the customer), and the
+    profile's phone and account number into the slots that are still empty: never over what the customer said."""
+    record = profile or {}
+    events = [SlotSet(ACCOUNT_KNOWN_SLOT, as_text(record.get("account_number")) is not None)]
+    said = said_now(tracker)
+    filled: list[str] = []
+    for slot in PROFILE_SLOTS:
+        value = as_text(record.get(slot))
+        if value is not None and tracker.get_slot(slot) is None and slot not in said:
+            events.append(SlotSet(slot, value))
+            filled.append(slot)
+    if filled:
+        log.info("profile.slots_filled", slots=filled)  # the names only: the values are personal data
+    return events
 
 
 class ActionDetectLanguage(Action):  # type: ignore[misc]  # rasa_sdk ships no type information
@@ -20,4 +91,8 @@ class ActionDetectLanguage(Action):  # type: ignore[misc]  # rasa_sdk ships no t
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[dict[str, Any]]:
         previous = tracker.get_slot(LANG_SLOT)
         lang = detect_language(latest_text(tracker), previous if isinstance(previous, str) else None)
-        return [SlotSet(LANG_SLOT, lang)]
+        return [
+            SlotSet(LANG_SLOT, lang),
+            *tone_events(gateway_metadata(tracker, markers.TONE_METADATA)),
+            *profile_events(tracker, gateway_metadata(tracker, markers.PROFILE_METADATA)),
+        ]

@@ -35,6 +35,7 @@ from zabota.identity import CustomerDirectory
 from zabota.outreach.replies import Answer, OutreachContext, confirm_answer
 from zabota.records import ContactData, CustomerData, CustomerRecord, CustomerRecords, RecordError
 from zabota.records.contact_log import ContactPointer, contact_channel, current_contact, turn_contact
+from zabota.records.known_data import known_data
 from zabota.records.opt_out import Consent, consent_channel, consent_request
 from zabota.redaction import mask_for_log
 from zabota.tone import ToneChoice, ToneFacts, ToneRules, load_tone_rules
@@ -236,11 +237,15 @@ class Dispatcher:
             log.info("outreach.denied", message_id=message.message_id, trigger=outreach.trigger)
         record = await self._recorded_customer(message)
         tone = self._tone(message, decision, record)
+        known = known_data(await self._customers.profile(conv), record)
         metadata = {
             **message.rasa_metadata(),
             markers.TRIAGE_METADATA: triage_metadata(nlu, decision),
             markers.TONE_METADATA: {"tone": tone.tone, "why": tone.why, "name": tone.name},
         }
+        if known.as_metadata():
+            # what the bot's forms need not ask (actions/language.py fills the empty slots from it)
+            metadata[markers.PROFILE_METADATA] = known.as_metadata()
         turn = split_markers(await self._rasa.send(conv, message.text, metadata))
         next_state = advance(state, nlu, decision, turn.kb_articles, now)
         log.info(

@@ -41,6 +41,7 @@ from zabota.identity import CustomerDirectory
 from zabota.language import Language
 from zabota.records import CustomerRecord, CustomerRecords
 from zabota.records.churn import ChurnRisk, churn_risk
+from zabota.records.known_data import known_data
 from zabota.redaction import mask_for_log, redact
 from zabota.triage.model import PRIORITY_ORDER, Reason, TriageDecision
 
@@ -172,12 +173,11 @@ class HandoffDesk:
         record, churn = await self._recorded(message.conversation_id, now)
         contacts: dict[str, str] = {}
         # what the system of record knows fills what the channels did not tell: the operator never asks again
-        phone = profile.phone or (record.phones[0] if record and record.phones else None)
-        email = profile.email or (record.emails[0] if record and record.emails else None)
-        if phone:
-            contacts["phone"] = phone
-        if email:
-            contacts["email"] = email
+        known = known_data(profile, record)
+        if known.phone:
+            contacts["phone"] = known.phone
+        if known.email:
+            contacts["email"] = known.email
         if profile.telegram_chat_id is not None:
             contacts["telegram"] = "linked"
         customer = CustomerInfo(
@@ -196,8 +196,8 @@ class HandoffDesk:
         entities: dict[str, str] = {}
         if marker is not None and isinstance(marker.get("entities"), Mapping):
             entities = {str(k): str(v) for k, v in marker["entities"].items() if v is not None}
-        if record is not None and record.accounts and "account_number" not in entities:
-            entities["account_number"] = record.accounts[0].account_number
+        if known.account_number and "account_number" not in entities:
+            entities["account_number"] = known.account_number
         summary = build_summary(
             handoff_id=new_handoff_id(),
             customer=customer,

@@ -30,6 +30,7 @@ from zabota.outreach.prevented import WINDOW, contacts_prevented
 from zabota.outreach.queue import OutreachQueue
 from zabota.outreach.replies import NO_PAYLOAD, YES_PAYLOAD, OutreachContext
 from zabota.records import ContactData, CustomerRecord
+from zabota.records.known_data import known_data
 from zabota.redaction import mask_for_log, redact
 
 log = structlog.get_logger(__name__)
@@ -86,9 +87,10 @@ def _authorised(services: Services, authorization: str | None) -> None:
 async def recipient_of(services: Services, record: CustomerRecord) -> Recipient:
     """Where and how to reach the customer: the channels' profile, filled from the system of record."""
     profile = await services.customers.profile(record.customer_id)
+    known = known_data(profile, record)
     contact = ContactProfile(
-        phone=profile.phone or (record.phones[0] if record.phones else None),
-        email=profile.email or (record.emails[0] if record.emails else None),
+        phone=known.phone,
+        email=known.email,
         telegram_chat_id=profile.telegram_chat_id,
         preferred=record.preferred_channel or profile.preferred_channel,
     )

@@ -60,6 +60,9 @@ def normalize_phone(value: str) -> str | None:
 # --- personal account / contract number ----------------------------------------------------------------------
 
 _ACCOUNT = re.compile(r"^\d(?:" + _SPACE_CLASS + r"?\d){11}$")
+# A 12-digit account number inside a text (spaced in fours or not): a number to keep, not only to hear
+# (zabota/channels: it goes by SMS on a call and is not read aloud).
+ACCOUNT_NUMBER_IN_TEXT = re.compile(r"(?<!\d)\d{4}[ \-\u00a0]?\d{4}[ \-\u00a0]?\d{4}(?!\d)")
 
 
 def normalize_account_number(value: str) -> str | None:

@@ -20,5 +20,10 @@ TRIAGE_METADATA = "zabota_triage"
 # The metadata key under which the gateway passes the tone to speak in (zabota/tone): {"tone", "why", "name"}.
 TONE_METADATA = "zabota_tone"
 
+# The metadata key under which the gateway passes what it knows of the customer from verified sources
+# (zabota/records/known_data.py): {"phone", "email", "account_number"}, each only when known. The bot's forms
+# confirm these instead of asking (actions/language.py).
+PROFILE_METADATA = "zabota_profile"
+
 # Client-supplied metadata keys with this prefix are dropped: only the gateway speaks for zabota.
 RESERVED_PREFIX = "zabota_"

@@ -1,11 +1,37 @@
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from actions_testkit import make_domain, make_tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
+from structlog.testing import capture_logs
 
 from actions.language import ActionDetectLanguage
+from zabota.markers import TONE_METADATA
+
+PROFILE = {"phone": "+79161234567", "account_number": "123456789903", "email": "a@b.ru"}
+
+
+async def run(
+    text: str | None = "здравствуйте",
+    slots: dict[str, Any] | None = None,
+    metadata: dict[str, Any] | None = None,
+    active_loop: str | None = None,
+    entities: list[dict[str, Any]] | None = None,
+) -> list[dict[str, Any]]:
+    dispatcher = CollectingDispatcher()
+    tracker = make_tracker(text, "greet", slots=slots, metadata=metadata, active_loop=active_loop)
+    if entities is not None:
+        tracker.latest_message["entities"] = entities
+    events = await ActionDetectLanguage().run(dispatcher, tracker, make_domain())
+    assert dispatcher.messages == []
+    return events
+
+
+def slots_set(events: list[dict[str, Any]]) -> dict[str, Any]:
+    return {event["name"]: event["value"] for event in events if event["event"] == "slot"}
 
 
 @pytest.mark.parametrize(
@@ -24,11 +50,112 @@ from actions.language import ActionDetectLanguage
     ],
 )
 async def test_sets_the_lang_slot(text: str | None, previous: str | None, expected: str) -> None:
-    dispatcher = CollectingDispatcher()
-    tracker = make_tracker(text, "greet", slots={"lang": previous})
-    events = await ActionDetectLanguage().run(dispatcher, tracker, make_domain())
-    assert events == [SlotSet("lang", expected)]
-    assert dispatcher.messages == []
+    events = await run(text, slots={"lang": previous})
+    # without the gateway's metadata: the language, and no profile of the customer this turn
+    assert events == [SlotSet("lang", expected), SlotSet("account_known", False)]
+
+
+@pytest.mark.parametrize(
+    ("tone", "expected"),
+    [
+        ({"tone": "formal", "why": "older customer", "name": "Анна Петровна"}, ("formal", "Анна Петровна", True)),
+        ({"tone": "friendly", "why": "younger customer in a messenger", "name": "Анна"}, ("friendly", "Анна", True)),
+        ({"tone": "neutral", "why": "default", "name": None}, ("neutral", None, False)),
+        ({"tone": "friendly", "why": "w", "name": "   "}, ("friendly", None, False)),  # a blank name is none
+        ({"tone": "formal", "why": "w"}, ("formal", None, False)),
+    ],
+)
+async def test_sets_the_tone_and_the_name_from_the_gateway(tone: dict[str, Any], expected: tuple[Any, ...]) -> None:
+    slots = slots_set(
+        await run(slots={"tone": "neutral", "customer_name": "Старое Имя"}, metadata={TONE_METADATA: tone})
+    )
+    assert (slots["tone"], slots["customer_name"], slots["named"]) == expected
+
+
+@pytest.mark.parametrize(
+    "metadata",
+    [
+        {},
+        {TONE_METADATA: "formal"},  # not the gateway's shape
+        {TONE_METADATA: {"tone": "shouty", "why": "typo", "name": "Анна"}},
+        {TONE_METADATA: {"tone": None, "name": "Анна"}},
+    ],
+)
+async def test_keeps_the_tone_without_a_valid_one(metadata: dict[str, Any]) -> None:
+    slots = slots_set(await run(slots={"tone": "formal", "customer_name": "Анна", "named": True}, metadata=metadata))
+    assert not {"tone", "customer_name", "named"} & slots.keys()
+
+
+async def test_an_invalid_tone_is_logged_without_the_name() -> None:
+    with capture_logs() as logs:
+        await run(metadata={TONE_METADATA: {"tone": "shouty", "why": "typo", "name": "Анна"}})
+    assert [entry["event"] for entry in logs] == ["tone.metadata_invalid"]
+    assert "Анна" not in repr(logs)
+
+
+async def test_fills_empty_phone_and_account_number_from_the_profile() -> None:
+    with capture_logs() as logs:
+        slots = slots_set(await run(metadata={"zabota_profile": PROFILE}))
+    assert slots["account_known"] is True
+    assert slots["phone"] == "+79161234567"
+    assert slots["account_number"] == "123456789903"
+    assert "email" not in slots  # no slot of that name: the profile fills only the two
+    assert [entry["event"] for entry in logs] == ["profile.slots_filled"]
+    assert "+79161234567" not in repr(logs) and "123456789903" not in repr(logs)  # personal data is never logged
+
+
+async def test_never_overwrites_what_the_customer_gave() -> None:
+    slots = slots_set(
+        await run(
+            slots={"phone": "+79035550011", "account_number": "111122223333"}, metadata={"zabota_profile": PROFILE}
+        )
+    )
+    assert slots == {"lang": "ru", "account_known": True}
+
+
+async def test_the_customer_s_words_this_turn_win_over_the_profile() -> None:
+    # an entity of this very message: action_extract_slots fills the slot from it
+    entity = [{"entity": "phone", "value": "+7 903 555-00-11", "start": 0, "end": 16}]
+    slots = slots_set(await run("+7 903 555-00-11", metadata={"zabota_profile": PROFILE}, entities=entity))
+    assert "phone" not in slots and slots["account_number"] == "123456789903"
+    # the slot a form asked for: this message is the customer's answer to it (from_text)
+    slots = slots_set(
+        await run(
+            "89035550011",
+            slots={"requested_slot": "phone"},
+            metadata={"zabota_profile": PROFILE},
+            active_loop="account_number_form",
+        )
+    )
+    assert "phone" not in slots and slots["account_number"] == "123456789903"
+
+
+@pytest.mark.parametrize(
+    ("profile", "known"),
+    [
+        ({"phone": "+79161234567"}, False),
+        ({"phone": "+79161234567", "account_number": "  "}, False),
+        ({"account_number": "123456789903"}, True),
+        ("not a mapping", False),
+    ],
+)
+async def test_account_known_says_whether_the_records_have_the_account(profile: Any, known: bool) -> None:
+    slots = slots_set(await run(metadata={"zabota_profile": profile}))
+    assert slots["account_known"] is known
+
+
+async def test_tone_and_profile_together() -> None:
+    tone = {"tone": "friendly", "why": "younger customer in a messenger", "name": "Анна"}
+    events = await run("my internet is down", metadata={TONE_METADATA: tone, "zabota_profile": PROFILE})
+    assert events == [
+        SlotSet("lang", "en"),
+        SlotSet("tone", "friendly"),
+        SlotSet("customer_name", "Анна"),
+        SlotSet("named", True),
+        SlotSet("account_known", True),
+        SlotSet("phone", "+79161234567"),
+        SlotSet("account_number", "123456789903"),
+    ]
 
 
 def test_name() -> None:

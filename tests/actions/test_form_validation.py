@@ -9,6 +9,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from structlog.testing import capture_logs
 
 from actions.forms import (
+    ActionAccountNumberAnswer,
     ValidateAccountNumberForm,
     ValidateOrderStatusForm,
     ValidateOutageCheckForm,
@@ -115,3 +116,24 @@ def test_names() -> None:
     assert ValidateOutageCheckForm().name() == "validate_outage_check_form"
     assert ValidateOrderStatusForm().name() == "validate_order_status_form"
     assert ValidatePaymentMissingForm().name() == "validate_payment_missing_form"
+
+
+@pytest.mark.parametrize(
+    ("slots", "response"),
+    [
+        (
+            {"phone": "+79161234567", "account_number": "100200300903", "account_known": True},
+            "utter_account_number_known",
+        ),
+        ({"phone": "+79161234567", "account_number": "100200300903"}, "utter_account_number_where"),  # typed in
+        ({"phone": "+79161234567"}, "utter_account_number_where"),
+    ],
+)
+async def test_the_account_number_answer_gives_the_number_when_it_is_known(
+    slots: dict[str, Any], response: str
+) -> None:
+    tracker = make_tracker("мой лицевой счёт?", "account_number", 0.95, slots=slots)
+    dispatcher = CollectingDispatcher()
+    domain = make_domain("utter_account_number_known", "utter_account_number_where")
+    assert await ActionAccountNumberAnswer().run(dispatcher, tracker, domain) == []
+    assert response_names(dispatcher.messages) == [response]

@@ -35,6 +35,8 @@ from datetime import datetime, time, tzinfo
 from typing import Literal
 from zoneinfo import ZoneInfo
 
+from zabota.entity_values import ACCOUNT_NUMBER_IN_TEXT
+
 Purpose = Literal["reply", "instructions", "document", "callback_offer"]
 
 # The channels this project speaks. "voice" is the call itself (and the channel of a call-back offer).
@@ -308,7 +310,7 @@ def has_link(text: str) -> bool:
 
 
 def has_code(text: str) -> bool:
-    return bool(_CODE.search(text))
+    return bool(_CODE.search(text) or ACCOUNT_NUMBER_IN_TEXT.search(text))
 
 
 def is_document(text: str) -> bool:
@@ -326,11 +328,12 @@ def content_from_replies(
     """Describe the bot's reply texts for ``choose_channels``.
 
     Steps are two or more numbered lines ("1." / "1)" / "Шаг 1") or "1) ... 2) ..." in one line; links are URLs
-    and site addresses; codes are USSD/service codes (*100#); documents are named by words (договор, счёт на
-    оплату, детализация, invoice...). An answer from a knowledge-base article (``has_kb_article``, or the
-    catalog handling ``kb``) counts as having a link: it cites the article, which the customer should be able
-    to open after the call. The case is urgent and sensitive when the triage says ``sensitive`` with priority
-    p1 or p2; an ``escalate`` handling alone (a request for a person, a churn risk) is not urgent.
+    and site addresses; codes are USSD/service codes (*100#) and 12-digit account numbers; documents are named
+    by words (договор, счёт на оплату, детализация, invoice...). An answer from a knowledge-base article
+    (``has_kb_article``, or the catalog handling ``kb``) counts as having a link: it cites the article, which
+    the customer should be able to open after the call. The case is urgent and sensitive when the triage says
+    ``sensitive`` with priority p1 or p2; an ``escalate`` handling alone (a request for a person, a churn risk)
+    is not urgent.
     """
     joined = "\n\n".join(text for text in texts if text)
     return ReplyContent(

@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from zabota.entity_values import ACCOUNT_NUMBER_IN_TEXT
+
 MAX_SPOKEN_CHARS = 200
 
 # Where the instructions went, as it is said in each language.
@@ -61,11 +63,17 @@ def _as_statement(sentence: str) -> str:
 
 
 def plain_sentences(texts: Sequence[str]) -> list[str]:
-    """The sentences of the replies that can be spoken: no URL, no code, not in a list, with some words."""
+    """The sentences of the replies that can be spoken: no URL, no code, no account number, not in a list,
+    with some words."""
     found: list[str] = []
     for text in texts:
         for sentence in _sentences(_MARKUP.sub("", text or "")):
-            if _URL.search(sentence) or _CODE.search(sentence) or not any(ch.isalpha() for ch in sentence):
+            if (
+                _URL.search(sentence)
+                or _CODE.search(sentence)
+                or ACCOUNT_NUMBER_IN_TEXT.search(sentence)
+                or not any(ch.isalpha() for ch in sentence)
+            ):
                 continue
             found.append(_as_statement(sentence))
     return found
