@@ -19,7 +19,7 @@ export TRANSFORMERS_OFFLINE := 1
 .PHONY: help setup run test lint typecheck unit integration validate test-stories train eval-nlu bench-nlu \
         bench-datasets bench-all lock-bot lock-app clean kb-build kb-search kb-eval kb-tune kb-tune-nlu bench-kb-scale \
         bench-kb-did-you-mean db-upgrade customers-import customers-sync \
-        browsers bench-triage bench-triage-knn bench-gateway
+        browsers bench-triage bench-triage-knn bench-gateway bench-outreach eval-dialogues
 
 help: ## list every target
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | awk -F'\t' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -116,6 +116,13 @@ browsers: ## install Debian's Chromium for the browser tests (Playwright drives 
 
 bench-gateway: setup train kb-build ## latency of the whole path (webchat, triage, voice) vs the bare Rasa bot, same run
 	@$(APP_PY) -m bench.gateway_latency
+
+bench-outreach: $(APP_STAMP) ## 10,000 outreach events through the gateway to fake providers: ms/event, 0 duplicates [EVENTS= CUSTOMERS= DATABASE_URL=postgresql://.. BREAKDOWN=1]
+	@$(APP_PY) -m bench.outreach_load $(if $(EVENTS),--events $(EVENTS)) $(if $(CUSTOMERS),--customers $(CUSTOMERS)) \
+	    $(if $(DATABASE_URL),--database-url "$(DATABASE_URL)") $(if $(BREAKDOWN),--breakdown)
+
+eval-dialogues: setup train kb-build ## the held-out dialogues through the running service: containment, asked again, to a person [ONLY=<id part>]
+	@$(APP_PY) -m bench.eval_dialogues $(if $(ONLY),--only "$(ONLY)") $(if $(VERBOSE),--verbose)
 
 bench-triage: setup train ## triage on the held-out messages (DATA=<csv>): escalation recall, false escalations
 	@$(APP_PY) -m bench.triage_eval --start-rasa $(if $(DATA),--data "$(DATA)",)

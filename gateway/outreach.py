@@ -118,7 +118,12 @@ async def outreach_event(
     event = OutreachEvent(body.trigger, record.customer_id, body.ref, body.data)
     now = time.time()
     try:
-        planned = plan(event, await recipient_of(services, record), datetime.fromtimestamp(now, UTC))
+        planned = plan(
+            event,
+            await recipient_of(services, record),
+            datetime.fromtimestamp(now, UTC),
+            channels=services.desk.channel_policy,  # the deployment's quiet hours (CHANNEL_QUIET_HOURS_*)
+        )
     except OutreachError as error:
         raise ApiError(422, "invalid", str(error)) from error
     if isinstance(planned, NotSent):

@@ -61,44 +61,66 @@ def _plan_of(raw: str) -> OutreachPlan:
     )
 
 
+# KEYS: dedupe, daily counter, item, schedule. ARGV: id, dedupe ttl, daily ttl, cap, plan, now, send_at, item ttl.
+# Returns {status, detail}: duplicate + the first id, capped + today's count, scheduled + the new id.
+_ACCEPT_SCRIPT = """
+local existing = redis.call('GET', KEYS[1])
+if existing then return {'duplicate', existing} end
+local today = tonumber(redis.call('GET', KEYS[2]) or '0')
+if today >= tonumber(ARGV[4]) then return {'capped', tostring(today)} end
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+redis.call('INCR', KEYS[2])
+redis.call('EXPIRE', KEYS[2], ARGV[3])
+redis.call('HSET', KEYS[3], 'plan', ARGV[5], 'status', 'scheduled', 'attempts', '0', 'planned_at', ARGV[6])
+redis.call('EXPIRE', KEYS[3], ARGV[8])
+redis.call('ZADD', KEYS[4], ARGV[7], ARGV[1])
+return {'scheduled', ARGV[1]}
+"""
+
+
 class OutreachQueue:
     def __init__(self, redis: Redis, rules: OutreachRules) -> None:
         self._redis = redis
         self._rules = rules
+        self._accept_script = redis.register_script(_ACCEPT_SCRIPT)
 
     @property
     def rules(self) -> OutreachRules:
         return self._rules
 
     async def accept(self, plan: OutreachPlan, now: float) -> Admission:
-        """Schedules ``plan`` unless it is a duplicate or the customer's daily cap is reached."""
+        """Schedules ``plan`` unless it is a duplicate or the customer's daily cap is reached: one atomic step,
+        so a copy arriving meanwhile is a duplicate of a message that was scheduled, never of one that was
+        capped (and a capped event may come again another day)."""
         outreach_id = "o-" + secrets.token_hex(8)
         dedupe = redis_keys.outreach_dedupe(hashlib.sha256(plan.dedupe_key.encode()).hexdigest()[:32])
-        first = await self._redis.set(dedupe, outreach_id, nx=True, ex=self._rules.dedupe_hours * 3600)
-        if not first:
-            existing = await self._redis.get(dedupe)
-            log.info("outreach.duplicate", trigger=plan.trigger, first=existing)
-            return Admission("duplicate", existing.decode() if isinstance(existing, bytes) else existing)
         day = datetime.fromtimestamp(now, UTC).strftime("%Y%m%d")
-        daily = redis_keys.outreach_daily(plan.customer_id, day)
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.incr(daily)
-            pipe.expire(daily, redis_keys.OUTREACH_DAILY_TTL_SECONDS)
-            count = int((await pipe.execute())[0])
-        if count > self._rules.max_per_customer_per_day:
-            # not sent, so not a duplicate either: the same event may come again another day
-            await self._redis.delete(dedupe)
-            log.info("outreach.capped", trigger=plan.trigger, today=count)
+        status, existing = await self._accept_script(
+            keys=[
+                dedupe,
+                redis_keys.outreach_daily(plan.customer_id, day),
+                redis_keys.outreach_item(outreach_id),
+                redis_keys.OUTREACH_SCHEDULE,
+            ],
+            args=[
+                outreach_id,
+                self._rules.dedupe_hours * 3600,
+                redis_keys.OUTREACH_DAILY_TTL_SECONDS,
+                self._rules.max_per_customer_per_day,
+                _plan_json(plan),
+                f"{now:.3f}",
+                plan.send_at.timestamp(),
+                redis_keys.OUTREACH_ITEM_TTL_SECONDS,
+            ],
+        )
+        status = status.decode() if isinstance(status, bytes) else str(status)
+        existing = existing.decode() if isinstance(existing, bytes) else str(existing)
+        if status == "duplicate":
+            log.info("outreach.duplicate", trigger=plan.trigger, first=existing)
+            return Admission("duplicate", existing)
+        if status == "capped":
+            log.info("outreach.capped", trigger=plan.trigger, today=int(existing))
             return Admission("capped", None)
-        item = redis_keys.outreach_item(outreach_id)
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.hset(
-                item,
-                mapping={"plan": _plan_json(plan), "status": "scheduled", "attempts": "0", "planned_at": f"{now:.3f}"},
-            )
-            pipe.expire(item, redis_keys.OUTREACH_ITEM_TTL_SECONDS)
-            pipe.zadd(redis_keys.OUTREACH_SCHEDULE, {outreach_id: plan.send_at.timestamp()})
-            await pipe.execute()
         log.info("outreach.scheduled", outreach_id=outreach_id, trigger=plan.trigger, deferred=plan.deferred)
         return Admission("scheduled", outreach_id)
 

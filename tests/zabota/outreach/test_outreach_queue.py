@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 from datetime import UTC, datetime
 
@@ -57,6 +58,17 @@ async def test_a_flood_is_capped_per_customer_and_day(redis: Redis) -> None:
     # a capped event is not remembered as sent: the next day it goes
     tomorrow = NOW + 24 * 3600
     assert (await queue.accept(replace(PLAN, dedupe_key="c|delivery_delayed|ZB-9"), tomorrow)).status == "scheduled"
+
+
+async def test_copies_of_a_capped_event_sent_at_once_are_all_capped(redis: Redis) -> None:
+    """Accepting is one atomic step: a copy is never a "duplicate" of a message that was capped, not scheduled."""
+    rules = load_outreach_rules()
+    queue = OutreachQueue(redis, rules)
+    for n in range(rules.max_per_customer_per_day):
+        await queue.accept(replace(PLAN, dedupe_key=f"c|delivery_delayed|ZB-{n}"), NOW)
+    over = replace(PLAN, dedupe_key="c|delivery_delayed|ZB-over")
+    copies = await asyncio.gather(*(queue.accept(over, NOW) for _ in range(5)))
+    assert [(c.status, c.outreach_id) for c in copies] == [("capped", None)] * 5
 
 
 async def test_a_failed_delivery_is_retried_then_given_up(redis: Redis) -> None:
