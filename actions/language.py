@@ -23,6 +23,7 @@ from rasa_sdk.types import DomainDict
 
 from actions.tracker_data import LANG_SLOT, active_loop_name, as_text, latest_message, latest_text
 from zabota import markers
+from zabota.entity_values import find_address
 from zabota.language import detect_language
 
 log = structlog.stdlib.get_logger(__name__)
@@ -34,6 +35,7 @@ NAMED_SLOT = "named"
 ACCOUNT_KNOWN_SLOT = "account_known"
 # Profile fields (markers.PROFILE_METADATA) copied into the slots of the same name while those are empty.
 PROFILE_SLOTS = ("phone", "account_number")
+ADDRESS_SLOT = "address"
 
 
 def gateway_metadata(tracker: Tracker, key: str) -> Mapping[str, Any] | None:
@@ -84,6 +86,19 @@ def profile_events(tracker: Tracker, profile: Mapping[str, Any] | None) -> list[
     return events
 
 
+def address_events(tracker: Tracker) -> list[dict[str, Any]]:
+    """An address written in the message that asks the question («есть авария на Гагарина 15?») into the empty
+    ``address`` slot, so the outage check does not ask for it; the NLU's entities and a form's own question come
+    first (``said_now``)."""
+    if tracker.get_slot(ADDRESS_SLOT) is not None or ADDRESS_SLOT in said_now(tracker):
+        return []
+    found = find_address(latest_text(tracker))
+    if found is None:
+        return []
+    log.info("address.found_in_text")  # not the address: it is personal data
+    return [SlotSet(ADDRESS_SLOT, found)]
+
+
 class ActionDetectLanguage(Action):  # type: ignore[misc]  # rasa_sdk ships no type information
     def name(self) -> str:
         return "action_detect_language"
@@ -95,4 +110,5 @@ class ActionDetectLanguage(Action):  # type: ignore[misc]  # rasa_sdk ships no t
             SlotSet(LANG_SLOT, lang),
             *tone_events(gateway_metadata(tracker, markers.TONE_METADATA)),
             *profile_events(tracker, gateway_metadata(tracker, markers.PROFILE_METADATA)),
+            *address_events(tracker),
         ]

@@ -246,7 +246,8 @@ def _fresh_phone(rng: random.Random) -> str:
 def _ok(response: httpx.Response, what: str) -> dict[str, Any]:
     if response.status_code >= 300:
         raise RuntimeError(f"{what}: {response.status_code} {response.text[:300]}")
-    body: dict[str, Any] = response.json() if response.content else {}
+    is_json = response.headers.get("content-type", "").startswith("application/json")
+    body: dict[str, Any] = response.json() if response.content and is_json else {}
     return body
 
 
@@ -392,7 +393,8 @@ class Score:
 
 
 def known_data(dialogue: Dialogue) -> list[set[str]]:
-    """Per turn, the data the service already knew before the customer spoke in it."""
+    """Per turn, the data the service knows when it answers it: the profile's, the outreach's, what earlier turns
+    gave and what this turn gives (asking at once for a datum the customer has just written is asking again)."""
     known: set[str] = set()
     profile = dialogue.linked_profile
     if profile is not None:
@@ -403,8 +405,8 @@ def known_data(dialogue: Dialogue) -> list[set[str]]:
         known.add("order_id")
     per_turn = []
     for turn in dialogue.turns:
-        per_turn.append(set(known))
         known |= set(turn.gives)
+        per_turn.append(set(known))
     return per_turn
 
 
@@ -413,7 +415,11 @@ def score(played: Played, wording: Wording, total: Score) -> None:
     problems = played.problems
     asked = 0
     missed = False
+    last = len(played.replies) - 1
     for turn_number, (replies, known) in enumerate(zip(played.replies, known_data(d), strict=True)):
+        # a sensitive dialogue may start as a routine one: its tone is the expected one from where it turns
+        # sensitive, which the files do not mark, so only its last turn's replies are held to it
+        tone_counts = d.kind != "sensitive" or turn_number == last
         for text, spoken in replies:
             again = wording.asks_for(text, spoken=spoken) & known
             if again:
@@ -422,7 +428,7 @@ def score(played: Played, wording: Wording, total: Score) -> None:
             if wording.is_miss(text, spoken=spoken):
                 missed = True
                 problems.append(f"turn {turn_number + 1}: not understood / out of scope")
-            tones = wording.tones(text, spoken=spoken)
+            tones = wording.tones(text, spoken=spoken) if tone_counts else set()
             if tones:
                 total.tone_checked += 1
                 if expect.tone in tones:
@@ -457,7 +463,12 @@ def score(played: Played, wording: Wording, total: Score) -> None:
                 total.deferred_ok += 1
             else:
                 problems.append(f"outreach deferred={answer.get('deferred')}, expected {expect.deferred}")
-        opted = set(d.profile.opted_out if d.profile else ()) | ({d.channel} if d.kind == "consent" else set())
+        # a consent dialogue's own channel is opted out when the expectation says the outreach avoids it (one
+        # only asks about a subscription, which is no opt-out)
+        avoided = expect.not_sent or (expect.sent_channel is not None and expect.sent_channel != d.channel)
+        opted = set(d.profile.opted_out if d.profile else ())
+        if d.kind == "consent" and avoided:
+            opted.add(d.channel)
         if expect.not_sent or expect.sent_channel is not None or d.kind == "consent":
             total.opt_out_checked += 1
             channel = answer.get("channel")

@@ -145,6 +145,7 @@ def normalize_amount(value: str) -> str | None:
 
 _HAS_ALNUM = re.compile(r"[^\W_]")
 _HAS_LETTER = re.compile(r"[^\W\d_]")
+_HAS_DIGIT = re.compile(r"\d")
 MIN_ADDRESS_LENGTH = 5
 
 
@@ -159,8 +160,43 @@ def normalize_date(value: str) -> str | None:
 
 
 def normalize_address(value: str) -> str | None:
-    """An address as written, trimmed: at least 5 characters and at least one letter (``ул. Ленина 5``)."""
+    """An address as written, trimmed: at least 5 characters, a letter and a house number (``ул. Ленина 5``).
+
+    The number matters: without it the outage check cannot be run, and a question typed where the address was
+    asked («а когда починят?») is not taken for one."""
     text = _squash(value)
-    if len(text) < MIN_ADDRESS_LENGTH or not _HAS_LETTER.search(text):
+    if len(text) < MIN_ADDRESS_LENGTH or not _HAS_LETTER.search(text) or not _HAS_DIGIT.search(text):
         return None
     return text
+
+
+# An address inside a longer message: a street (with or without its kind) and a house number, the flat after
+# it; or the English order, the number first. For the message that starts the outage check, so the customer who
+# wrote the address with the question is not asked for it (the NLU's entity extractor misses some).
+_STREET_KIND = (
+    r"(?:ул\.?|улиц[аеуы]|пр-т[аеу]?|пр\.|просп\.?|проспект[аеу]?|пер\.?|переул\w*|б-р|бульвар[аеу]?|ш\.|шоссе|"
+    r"наб\.?|набережн\w*|пл\.?|площад\w*|мкр\.?)"
+)
+_RU_ADDRESS = re.compile(
+    r"(?:" + _STREET_KIND + r"\s*)?(?-i:[А-ЯЁ])[а-яё\-]+(?:\s+(?-i:[А-ЯЁ])[а-яё\-]+)?,?\s+(?:д\.?\s*|дом\s+)?"
+    r"\d{1,4}[а-яё]?\b"
+    # a number of days, hours or megabits is not a house
+    r"(?!\s*(?:дн|день|час|мин|сек|раз|недел|месяц|год|лет|мбит|мб|гб|руб|р\b|₽|утра|вечера|ночи|числа|%))"
+    r"(?:/\d{1,3})?(?:,?\s*(?:корп\.?|к\.?)\s*\d{1,2})?(?:,?\s*(?:кв\.?|квартира)\s*\d{1,4})?",
+    re.IGNORECASE,
+)
+_EN_ADDRESS = re.compile(
+    r"\b\d{1,4}[a-z]?\s+[a-z][a-z\-]+(?:\s+[a-z][a-z\-]+)?\s+(?:street|st|road|rd|avenue|ave|lane|ln|drive|dr|way|square|"
+    r"sq|boulevard|blvd|place|pl)\b(?:,?\s*(?:flat|apt|apartment)\.?\s*\d{1,4})?",
+    re.IGNORECASE,
+)
+
+
+def find_address(text: str) -> str | None:
+    """The first address written in ``text`` (``на Гагарина 15`` -> ``Гагарина 15``), or None."""
+    squashed = _squash(text)
+    for pattern in (_RU_ADDRESS, _EN_ADDRESS):
+        match = pattern.search(squashed)
+        if match is not None:
+            return normalize_address(match.group(0).strip(" ,"))
+    return None

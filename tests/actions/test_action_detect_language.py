@@ -160,3 +160,25 @@ async def test_tone_and_profile_together() -> None:
 
 def test_name() -> None:
     assert ActionDetectLanguage().name() == "action_detect_language"
+
+
+async def test_an_address_in_the_question_fills_the_empty_address_slot() -> None:
+    with capture_logs() as logs:
+        slots = slots_set(await run("у нас на Гагарина 15 с ночи нет интернета, это авария?"))
+    assert slots["address"] == "Гагарина 15"
+    assert "Гагарина" not in repr(logs)  # personal data is never logged
+
+
+@pytest.mark.parametrize(
+    ("slots", "active_loop", "entities"),
+    [
+        ({"address": "ул. Ленина 5"}, None, None),  # known already
+        ({"requested_slot": "address"}, "outage_check_form", None),  # the form's own question takes the text
+        (None, None, [{"entity": "address", "value": "Гагарина 15", "start": 9, "end": 20}]),  # the NLU found it
+    ],
+)
+async def test_the_address_is_left_alone_when_it_is_known_or_said_otherwise(
+    slots: dict[str, Any] | None, active_loop: str | None, entities: list[dict[str, Any]] | None
+) -> None:
+    events = await run("у нас на Гагарина 15 нет интернета", slots=slots, active_loop=active_loop, entities=entities)
+    assert "address" not in slots_set(events)

@@ -6,6 +6,7 @@ import pytest
 
 from zabota.entity_values import (
     Money,
+    find_address,
     normalize_account_number,
     normalize_address,
     normalize_amount,
@@ -129,3 +130,25 @@ def test_address() -> None:
     assert normalize_address("Мира") is None  # shorter than 5 characters
     assert normalize_address("12345 6") is None  # no letter
     assert normalize_address("") is None
+
+
+def test_an_address_needs_a_house_number() -> None:
+    assert normalize_address("а когда примерно починят?") is None
+    assert normalize_address("45 Park Lane") == "45 Park Lane"
+
+
+@pytest.mark.parametrize(
+    ("text", "address"),
+    [
+        ("добрый вечер. у нас на Гагарина 15 с ночи нет ни интернета", "Гагарина 15"),
+        ("есть работы на ул. Профсоюзная 93? инет отвалился", "ул. Профсоюзная 93"),
+        ("На пр-те Мира 44 что-то чинить собираетесь?", "пр-те Мира 44"),
+        ("проверьте Ленина 5, кв 3", "Ленина 5, кв 3"),
+        ("any planned works at 12 baker street flat 4 this week?", "12 baker street flat 4"),
+        ("У нас в Химках 3 дня нет интернета", None),  # three days, not a house
+        ("С 9 утра нет интернета", None),
+        ("у меня 2 роутера", None),
+    ],
+)
+def test_an_address_is_found_inside_a_message(text: str, address: str | None) -> None:
+    assert find_address(text) == address
