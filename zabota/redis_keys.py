@@ -182,6 +182,12 @@ def handoff_wait_notice(handoff_id: str) -> str:
 # claims a due entry by removing it (ZREM), so several workers never send one twice.
 OUTREACH_SCHEDULE = PREFIX + "outreach:schedule"
 
+# Sorted set outreach id -> when a sender claimed it: messages being sent. mark_sent / mark_failed take them out;
+# one still here after OUTREACH_CLAIM_TIMEOUT_SECONDS belonged to a sender that stopped mid-send, and goes back to
+# the schedule (a restart loses nothing).
+OUTREACH_CLAIMED = PREFIX + "outreach:claimed"
+OUTREACH_CLAIM_TIMEOUT_SECONDS = 300
+
 # Hash per planned message: its plan (JSON), status (scheduled, sent, failed), attempts, times, last error.
 # Kept this long after it was planned, for the status API and the contacts-prevented count.
 OUTREACH_ITEM = PREFIX + "outreach:item:{outreach_id}"

@@ -78,11 +78,23 @@ return {'scheduled', ARGV[1]}
 """
 
 
+# KEYS: from, to (sorted sets). ARGV: id, score. Moves the id when it is in "from"; 1 when it moved (the caller
+# owns it now), 0 when another worker moved it first.
+_MOVE_SCRIPT = """
+if redis.call('ZREM', KEYS[1], ARGV[1]) == 1 then
+  redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
+  return 1
+end
+return 0
+"""
+
+
 class OutreachQueue:
     def __init__(self, redis: Redis, rules: OutreachRules) -> None:
         self._redis = redis
         self._rules = rules
         self._accept_script = redis.register_script(_ACCEPT_SCRIPT)
+        self._claim_script = redis.register_script(_MOVE_SCRIPT)
 
     @property
     def rules(self) -> OutreachRules:
@@ -125,23 +137,43 @@ class OutreachQueue:
         return Admission("scheduled", outreach_id)
 
     async def claim_due(self, now: float, limit: int = 100) -> list[tuple[str, OutreachPlan]]:
-        """Due messages, each claimed by this caller alone (removed from the schedule, status "sending")."""
+        """Due messages, each claimed by this caller alone (moved from the schedule to the claimed set, status
+        "sending"). Claims a sender never reported back on (it crashed or was stopped mid-send) go back to the
+        schedule first: a planned message survives a restart at any point (at least once: a crash after the
+        provider took it and before ``mark_sent`` sends it again, logged as ``outreach.claim_recovered``)."""
+        await self._recover_stalled(now)
         due = await self._redis.zrangebyscore(redis_keys.OUTREACH_SCHEDULE, "-inf", now, start=0, num=limit)
         claimed = []
         for member in due:
             outreach_id = member.decode() if isinstance(member, bytes) else str(member)
-            if not await self._redis.zrem(redis_keys.OUTREACH_SCHEDULE, outreach_id):
+            if not await self._claim_script(
+                keys=[redis_keys.OUTREACH_SCHEDULE, redis_keys.OUTREACH_CLAIMED], args=[outreach_id, now]
+            ):
                 continue  # another worker took it
             raw = await self._redis.hget(redis_keys.outreach_item(outreach_id), "plan")
             if raw is None:
                 log.error("outreach.item_lost", outreach_id=outreach_id)
+                await self._redis.zrem(redis_keys.OUTREACH_CLAIMED, outreach_id)
                 continue
             await self._redis.hset(redis_keys.outreach_item(outreach_id), "status", "sending")
             claimed.append((outreach_id, _plan_of(raw.decode() if isinstance(raw, bytes) else raw)))
         return claimed
 
+    async def _recover_stalled(self, now: float) -> None:
+        stalled = await self._redis.zrangebyscore(
+            redis_keys.OUTREACH_CLAIMED, "-inf", now - redis_keys.OUTREACH_CLAIM_TIMEOUT_SECONDS, start=0, num=100
+        )
+        for member in stalled:
+            outreach_id = member.decode() if isinstance(member, bytes) else str(member)
+            if await self._claim_script(
+                keys=[redis_keys.OUTREACH_CLAIMED, redis_keys.OUTREACH_SCHEDULE], args=[outreach_id, now]
+            ):
+                await self._redis.hset(redis_keys.outreach_item(outreach_id), "status", "scheduled")
+                log.warning("outreach.claim_recovered", outreach_id=outreach_id)
+
     async def mark_sent(self, outreach_id: str, now: float) -> None:
         item = redis_keys.outreach_item(outreach_id)
+        await self._redis.zrem(redis_keys.OUTREACH_CLAIMED, outreach_id)
         await self._redis.hset(item, mapping={"status": "sent", "sent_at": f"{now:.3f}"})
         await self._redis.hincrby(item, "attempts", 1)
         log.info("outreach.sent", outreach_id=outreach_id)
@@ -149,6 +181,7 @@ class OutreachQueue:
     async def mark_failed(self, outreach_id: str, now: float, error: str) -> Status:
         """A delivery failed: retried in ``RETRY_SECONDS`` until ``MAX_ATTEMPTS``, then failed for good."""
         item = redis_keys.outreach_item(outreach_id)
+        await self._redis.zrem(redis_keys.OUTREACH_CLAIMED, outreach_id)
         attempts = int(await self._redis.hincrby(item, "attempts", 1))
         if attempts < MAX_ATTEMPTS:
             await self._redis.hset(item, mapping={"status": "scheduled", "error": error[:200]})

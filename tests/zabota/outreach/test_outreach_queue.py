@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 from redis.asyncio import Redis
 
+from zabota import redis_keys
 from zabota.outreach.planning import OutreachPlan, load_outreach_rules
 from zabota.outreach.queue import MAX_ATTEMPTS, RETRY_SECONDS, OutreachQueue
 
@@ -85,3 +86,16 @@ async def test_a_failed_delivery_is_retried_then_given_up(redis: Redis) -> None:
     status = await queue.status(admitted.outreach_id or "")
     assert status is not None and (status["status"], status["error"]) == ("failed", "twilio 500")
     assert await queue.status("o-missing") is None
+
+
+async def test_a_claim_whose_sender_stopped_mid_send_goes_back_to_the_schedule(redis: Redis) -> None:
+    """A restart at any point loses nothing: the claim of a sender that never reported back is recovered."""
+    queue = OutreachQueue(redis, load_outreach_rules())
+    admitted = await queue.accept(replace(PLAN, send_at=datetime.fromtimestamp(NOW, UTC)), NOW)
+    [(outreach_id, _plan)] = await queue.claim_due(NOW)  # ...and the sender dies here
+    restarted = OutreachQueue(redis, load_outreach_rules())
+    assert await restarted.claim_due(NOW + 60) == []  # still someone's: not yet given up on
+    [(again, _plan)] = await restarted.claim_due(NOW + redis_keys.OUTREACH_CLAIM_TIMEOUT_SECONDS + 1)
+    assert again == outreach_id == admitted.outreach_id
+    await restarted.mark_sent(again, NOW + redis_keys.OUTREACH_CLAIM_TIMEOUT_SECONDS + 2)
+    assert await restarted.claim_due(NOW + 10 * redis_keys.OUTREACH_CLAIM_TIMEOUT_SECONDS) == []
