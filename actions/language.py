@@ -11,7 +11,7 @@ this action inside Rasa's ActionExtractSlots).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import structlog
@@ -21,9 +21,9 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import REQUESTED_SLOT
 from rasa_sdk.types import DomainDict
 
-from actions.tracker_data import LANG_SLOT, active_loop_name, as_text, latest_message, latest_text
+from actions.tracker_data import LANG_SLOT, active_loop_name, as_text, latest_intent, latest_message, latest_text
 from zabota import markers
-from zabota.entity_values import find_address
+from zabota.entity_values import find_address, find_amount, find_date
 from zabota.language import detect_language
 
 log = structlog.stdlib.get_logger(__name__)
@@ -36,6 +36,8 @@ ACCOUNT_KNOWN_SLOT = "account_known"
 # Profile fields (markers.PROFILE_METADATA) copied into the slots of the same name while those are empty.
 PROFILE_SLOTS = ("phone", "account_number")
 ADDRESS_SLOT = "address"
+PAYMENT_INTENT = "payment_missing"
+PAYMENT_FORM = "payment_missing_form"
 
 
 def gateway_metadata(tracker: Tracker, key: str) -> Mapping[str, Any] | None:
@@ -86,17 +88,28 @@ def profile_events(tracker: Tracker, profile: Mapping[str, Any] | None) -> list[
     return events
 
 
-def address_events(tracker: Tracker) -> list[dict[str, Any]]:
-    """An address written in the message that asks the question («есть авария на Гагарина 15?») into the empty
-    ``address`` slot, so the outage check does not ask for it; the NLU's entities and a form's own question come
-    first (``said_now``)."""
-    if tracker.get_slot(ADDRESS_SLOT) is not None or ADDRESS_SLOT in said_now(tracker):
-        return []
-    found = find_address(latest_text(tracker))
-    if found is None:
-        return []
-    log.info("address.found_in_text")  # not the address: it is personal data
-    return [SlotSet(ADDRESS_SLOT, found)]
+def text_value_events(tracker: Tracker) -> list[dict[str, Any]]:
+    """The values the message that asks the question already holds, into their empty slots, so the form does not
+    ask for them: an address («есть авария на Гагарина 15?») whatever the question, the date and amount of a
+    missing payment («оплатила 12 марта 2300 рублей») in that case only (a date or a sum means something else
+    elsewhere). The NLU's entities and a form's own question come first (``said_now``)."""
+    said = said_now(tracker)
+    text = latest_text(tracker)
+    intent, _ = latest_intent(tracker)
+    payment = intent == PAYMENT_INTENT or active_loop_name(tracker) == PAYMENT_FORM
+    finders: list[tuple[str, Callable[[str], str | None]]] = [(ADDRESS_SLOT, find_address)]
+    if payment:
+        finders += [("date", find_date), ("amount", find_amount)]
+    events: list[dict[str, Any]] = []
+    for slot, find in finders:
+        if tracker.get_slot(slot) is not None or slot in said:
+            continue
+        found = find(text)
+        if found is not None:
+            events.append(SlotSet(slot, found))
+    if events:
+        log.info("slots.found_in_text", slots=[event["name"] for event in events])  # not the values: personal data
+    return events
 
 
 class ActionDetectLanguage(Action):  # type: ignore[misc]  # rasa_sdk ships no type information
@@ -110,5 +123,5 @@ class ActionDetectLanguage(Action):  # type: ignore[misc]  # rasa_sdk ships no t
             SlotSet(LANG_SLOT, lang),
             *tone_events(gateway_metadata(tracker, markers.TONE_METADATA)),
             *profile_events(tracker, gateway_metadata(tracker, markers.PROFILE_METADATA)),
-            *address_events(tracker),
+            *text_value_events(tracker),
         ]

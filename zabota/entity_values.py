@@ -118,12 +118,65 @@ class Money:
         return f"{self.amount.quantize(Decimal('0.01'))} {self.currency}"
 
 
+# Amounts said in words (a call's recognised speech: «тысячу двести рублей», "two hundred rubles").
+_NUMBER_WORDS: dict[str, int] = {
+    **dict.fromkeys(("один", "одна", "одну"), 1),
+    **dict.fromkeys(("два", "две"), 2),
+    "три": 3, "четыре": 4, "пять": 5, "шесть": 6, "семь": 7, "восемь": 8, "девять": 9, "десять": 10,
+    "одиннадцать": 11, "двенадцать": 12, "тринадцать": 13, "четырнадцать": 14, "пятнадцать": 15,
+    "шестнадцать": 16, "семнадцать": 17, "восемнадцать": 18, "девятнадцать": 19, "двадцать": 20,
+    "тридцать": 30, "сорок": 40, "пятьдесят": 50, "шестьдесят": 60, "семьдесят": 70, "восемьдесят": 80,
+    "девяносто": 90, "сто": 100, "двести": 200, "триста": 300, "четыреста": 400, "пятьсот": 500,
+    "шестьсот": 600, "семьсот": 700, "восемьсот": 800, "девятьсот": 900,
+    "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9,
+    "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14, "fifteen": 15, "sixteen": 16,
+    "seventeen": 17, "eighteen": 18, "nineteen": 19, "twenty": 20, "thirty": 30, "forty": 40, "fifty": 50,
+    "sixty": 60, "seventy": 70, "eighty": 80, "ninety": 90,
+}  # fmt: skip
+_THOUSAND_WORDS = frozenset({"тысяча", "тысячу", "тысячи", "тысяч", "thousand"})
+_HUNDRED_WORDS = frozenset({"hundred"})
+_HALF_THOUSAND = frozenset({"полторы", "полтора"})
+
+
+def _digits_for_words(text: str) -> str:
+    """``text`` with a leading number in words written in digits («тысячу двести рублей» -> «1200 рублей»);
+    unchanged when it does not start with one."""
+    words = text.lower().replace("ё", "е").replace("-", " ").split()
+    total = current = 0
+    used = 0
+    for word in words:
+        if word in _NUMBER_WORDS:
+            current += _NUMBER_WORDS[word]
+        elif word in _HUNDRED_WORDS:
+            current = (current or 1) * 100
+        elif word in _HALF_THOUSAND:
+            current += 1500
+            total += current
+            current = 0
+        elif word in _THOUSAND_WORDS:
+            if words[used - 1 : used] and words[used - 1] in _HALF_THOUSAND:
+                used += 1
+                continue
+            total += (current or 1) * 1000
+            current = 0
+        elif word == "and" and used:
+            pass
+        else:
+            break
+        used += 1
+    if not used:
+        return text
+    return " ".join([str(total + current), *words[used:]])
+
+
 def parse_amount(value: str) -> Money | None:
     """A positive amount of roubles: ``1 200 р``, ``350₽``, ``1500 рублей``, ``700 rubles``, ``RUB 450``, ``2 тыс``.
 
-    A bare number counts as roubles too (the answer to "what amount?").
+    A bare number counts as roubles too (the answer to "what amount?"), and a number said in words
+    («тысячу двести рублей», "two hundred rubles") as its digits.
     """
-    match = _AMOUNT.match(_squash(value))
+    text = _squash(value)
+    match = _AMOUNT.match(text) or _AMOUNT.match(_digits_for_words(text))
     if match is None or (match.group("pre") and match.group("post")):
         return None
     whole = re.sub(r"\D", "", match.group("whole"))
@@ -200,3 +253,37 @@ def find_address(text: str) -> str | None:
         if match is not None:
             return normalize_address(match.group(0).strip(" ,"))
     return None
+
+
+# --- values inside a longer message ----------------------------------------------------------------------------
+# For the message that starts a form («оплатила 12 марта 2300 рублей, не зачислено»): what the customer already
+# wrote is not asked (the NLU's entity extractor misses some). Only forms that say what they mean: an amount with
+# its currency, a date with its month or a day word.
+_AMOUNT_IN_TEXT = re.compile(
+    r"(?<![\d.,])\d{1,3}(?:" + _SPACE_CLASS + r"\d{3})+(?:[.,]\d{1,2})?\s*" + _RUB + r"(?!\w)"
+    r"|(?<![\d.,])\d+(?:[.,]\d{1,2})?\s*(?:" + _THOUSANDS + r"\s*)?" + _RUB + r"(?!\w)",
+    re.IGNORECASE,
+)
+_MONTHS_RU = r"(?:января|февраля|марта|апреля|мая|июня|июля|августа|сентября|октября|ноября|декабря)"
+_MONTHS_EN = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?"
+_WEEKDAYS_RU = r"(?:понедельник|вторник|среду|четверг|пятницу|субботу|воскресенье)"
+_WEEKDAYS_EN = r"(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)"
+_DATE_IN_TEXT = re.compile(
+    r"(?<!\d)\d{1,2}\s+" + _MONTHS_RU + r"|(?<![\d.])\d{1,2}\.\d{1,2}(?:\.\d{2,4})?(?![\d.])"
+    r"|\b(?:позавчера|вчера|сегодня|утром|the day before yesterday|yesterday|today)\b"
+    r"|\bв\s+(?:прошл\w+\s+)?" + _WEEKDAYS_RU + r"\b|\b(?:last|on)\s+" + _WEEKDAYS_EN + r"\b"
+    r"|\b" + _MONTHS_EN + r"\s+\d{1,2}(?:st|nd|rd|th)?\b|(?<!\d)\d{1,2}(?:st|nd|rd|th)?\s+(?:of\s+)?" + _MONTHS_EN,
+    re.IGNORECASE,
+)
+
+
+def find_amount(text: str) -> str | None:
+    """The first amount with its currency in ``text`` as the slot stores it (``2300 RUB``), or None."""
+    match = _AMOUNT_IN_TEXT.search(_squash(text))
+    return normalize_amount(match.group(0)) if match is not None else None
+
+
+def find_date(text: str) -> str | None:
+    """The first date in ``text`` as written (``12 марта``, ``вчера``, ``last friday``), or None."""
+    match = _DATE_IN_TEXT.search(_squash(text))
+    return normalize_date(match.group(0)) if match is not None else None

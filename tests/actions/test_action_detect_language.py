@@ -167,6 +167,14 @@ async def test_an_address_in_the_question_fills_the_empty_address_slot() -> None
         slots = slots_set(await run("у нас на Гагарина 15 с ночи нет интернета, это авария?"))
     assert slots["address"] == "Гагарина 15"
     assert "Гагарина" not in repr(logs)  # personal data is never logged
+    assert "date" not in slots  # «с ночи» is not a payment's date: only a missing payment reads dates
+
+
+async def test_a_missing_payment_s_date_and_amount_are_read_from_the_question() -> None:
+    dispatcher = CollectingDispatcher()
+    tracker = make_tracker("оплатила 12 марта 2300 рублей через терминал, не зачислено", "payment_missing")
+    slots = slots_set(await ActionDetectLanguage().run(dispatcher, tracker, make_domain()))
+    assert (slots["date"], slots["amount"]) == ("12 марта", "2300 RUB")
 
 
 @pytest.mark.parametrize(

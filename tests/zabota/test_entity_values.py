@@ -7,6 +7,8 @@ import pytest
 from zabota.entity_values import (
     Money,
     find_address,
+    find_amount,
+    find_date,
     normalize_account_number,
     normalize_address,
     normalize_amount,
@@ -102,7 +104,7 @@ def test_amount(text: str, amount: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["", "руб", "0 руб", "100 $", "100 USD", "€100", "сто рублей", "4111111111111111", "1 20 руб", "-5 р"]
+    "text", ["", "руб", "0 руб", "100 $", "100 USD", "€100", "4111111111111111", "1 20 руб", "-5 р"]
 )
 def test_invalid_amount(text: str) -> None:
     assert parse_amount(text) is None
@@ -152,3 +154,31 @@ def test_an_address_needs_a_house_number() -> None:
 )
 def test_an_address_is_found_inside_a_message(text: str, address: str | None) -> None:
     assert find_address(text) == address
+
+
+@pytest.mark.parametrize(
+    ("said", "amount"),
+    [
+        ("тысячу двести рублей", "1200 RUB"),
+        ("полторы тысячи", "1500 RUB"),
+        ("две тысячи триста", "2300 RUB"),
+        ("two hundred rubles", "200 RUB"),
+        ("ну тысячу", None),  # not a number first
+    ],
+)
+def test_an_amount_said_in_words(said: str, amount: str | None) -> None:
+    assert normalize_amount(said) == amount
+
+
+@pytest.mark.parametrize(
+    ("text", "amount", "date"),
+    [
+        ("оплатила 12 марта 2300 рублей через терминал", "2300 RUB", "12 марта"),
+        ("закинула 1 350 р позавчера", "1350 RUB", "позавчера"),
+        ("paid 500 rubles last friday", "500 RUB", "last friday"),
+        ("перевела 2 тыс руб 03.12", "2000 RUB", "03.12"),
+        ("у меня 2 роутера", None, None),
+    ],
+)
+def test_an_amount_and_a_date_are_found_inside_a_message(text: str, amount: str | None, date: str | None) -> None:
+    assert (find_amount(text), find_date(text)) == (amount, date)
