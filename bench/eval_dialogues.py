@@ -441,7 +441,8 @@ def score(played: Played, wording: Wording, total: Score) -> None:
     if expect.handoff == "none":
         if best is not None:
             total.unwanted_handoffs += 1
-            problems.append(f"handed to a person ({best}) though the bot should have solved it")
+            reasons = sorted({str(r.get("code")) for h in played.handoffs for r in h.get("reasons") or []})
+            problems.append(f"handed to a person ({best}: {', '.join(reasons)}) though the bot should have solved it")
     else:
         total.to_human_expected += 1
         if best is not None and PRIORITY_RANK.get(best, 9) <= PRIORITY_RANK[expect.handoff]:

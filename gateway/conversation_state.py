@@ -63,9 +63,14 @@ def advance(
     now: float,
     *,
     low_confidence: float = LOW_CONFIDENCE,
+    answered: bool = False,
 ) -> ConversationState:
-    """The state after one turn: the NLU result, the triage's decision and the articles the bot showed."""
-    understood = nlu.intent != FALLBACK_INTENT and nlu.confidence >= low_confidence
+    """The state after one turn: the NLU result, the triage's decision and the articles the bot showed.
+
+    A turn is understood when the NLU was sure of it, or when the bot answered it all the same (an article, or
+    articles offered to choose from: ``answered``): a customer whose question the bot answered is not handed to
+    a person for "two misunderstood turns" when they then say «спасибо» in a way the NLU is unsure of."""
+    understood = (nlu.intent != FALLBACK_INTENT and nlu.confidence >= low_confidence) or answered or bool(kb_articles)
     kb_events = list(state.kb_events)
     unhelpful = state.kb_unhelpful
     if state.awaiting_kb_feedback and nlu.intent in ("affirm", "deny"):

@@ -96,6 +96,12 @@ def split_markers(replies: Sequence[BotReply]) -> BotTurn:
     return BotTurn(visible, handoff, articles)
 
 
+def offered_choices(replies: Sequence[BotReply]) -> bool:
+    """The bot offered answers to choose from (its "did you mean" articles: buttons that send a title, not an
+    intent payload like ``/affirm``)."""
+    return any(button.payload and not button.payload.startswith("/") for reply in replies for button in reply.buttons)
+
+
 # Escalation reasons the bot sees for itself (its own counters of unhelpful articles and misunderstood
 # messages): it hands over with the customer's problem intent, so the triage does not override the intent.
 BOT_OWN_REASONS = frozenset({"kb_unhelpful", "low_confidence"})
@@ -247,7 +253,7 @@ class Dispatcher:
             # what the bot's forms need not ask (actions/language.py fills the empty slots from it)
             metadata[markers.PROFILE_METADATA] = known.as_metadata()
         turn = split_markers(await self._rasa.send(conv, message.text, metadata))
-        next_state = advance(state, nlu, decision, turn.kb_articles, now)
+        next_state = advance(state, nlu, decision, turn.kb_articles, now, answered=offered_choices(turn.visible))
         log.info(
             "triage.decided",
             message_id=message.message_id,

@@ -181,3 +181,11 @@ async def test_a_corrupt_state_starts_afresh(redis: Redis, raw: str) -> None:
 async def test_missing_fields_take_their_defaults(redis: Redis) -> None:
     await redis.set(redis_keys.conversation_triage("c-0000000000000004"), json.dumps({"kb_unhelpful": 1}))
     assert await ConversationStateStore(redis).get("c-0000000000000004") == ConversationState(kb_unhelpful=1)
+
+
+def test_a_turn_the_bot_answered_all_the_same_is_understood() -> None:
+    """An unsure NLU but an article shown, or articles offered to choose from: not a misunderstood turn."""
+    shown = advance(ConversationState(), nlu("nlu_fallback", 0.3), decision(), [ROUTER], NOW)
+    offered = advance(ConversationState(), nlu("roaming", 0.3), decision(), [], NOW, answered=True)
+    missed = advance(ConversationState(), nlu("roaming", 0.3), decision(), [], NOW)
+    assert (shown.low_confidence_streak, offered.low_confidence_streak, missed.low_confidence_streak) == (0, 0, 1)

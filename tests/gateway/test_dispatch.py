@@ -127,3 +127,13 @@ def test_markers_are_split_from_what_the_customer_sees() -> None:
     assert turn.visible[-1].custom == {"card": "other custom payloads stay"}
     assert turn.kb_articles == [KB_MARKER["custom"]["zabota_kb"]]
     assert turn.handoff == HANDOFF_MARKER["custom"]["zabota_handoff"]
+
+
+def test_articles_offered_as_buttons_are_choices_and_intent_buttons_are_not() -> None:
+    from gateway.dispatch import offered_choices
+    from gateway.rasa_client import BotReply, Button
+
+    did_you_mean = BotReply(text="Какая из них?", buttons=[Button(title="Роуминг", payload="Роуминг")])
+    yes_no = BotReply(text="Помогло?", buttons=[Button(title="Да", payload="/affirm")])
+    assert offered_choices([did_you_mean]) is True
+    assert offered_choices([yes_no]) is False and offered_choices([]) is False
