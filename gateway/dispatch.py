@@ -38,7 +38,7 @@ from zabota.records.contact_log import ContactPointer, contact_channel, current_
 from zabota.records.known_data import known_data
 from zabota.records.opt_out import Consent, consent_channel, consent_request
 from zabota.redaction import mask_for_log
-from zabota.tone import ToneChoice, ToneFacts, ToneRules, load_tone_rules
+from zabota.tone import Tone, ToneChoice, ToneFacts, ToneRules, load_tone_rules
 from zabota.triage.model import NluResult, Reason, TriageDecision
 
 log = structlog.get_logger(__name__)
@@ -139,7 +139,9 @@ class OperatorSide(Protocol):
         state: ConversationState,
     ) -> OpenedHandoff: ...
 
-    def notices(self, message: InboundMessage, decision: TriageDecision, opened: OpenedHandoff) -> list[BotReply]: ...
+    def notices(
+        self, message: InboundMessage, decision: TriageDecision, opened: OpenedHandoff, tone: Tone = "neutral"
+    ) -> list[BotReply]: ...
 
 
 class OutreachReplies(Protocol):
@@ -242,7 +244,7 @@ class Dispatcher:
             decision = outreach_denied(decision, outreach)
             log.info("outreach.denied", message_id=message.message_id, trigger=outreach.trigger)
         record = await self._recorded_customer(message)
-        tone = self._tone(message, decision, record)
+        tone = self._tone(message, decision.sensitive, record)
         known = known_data(await self._customers.profile(conv), record)
         metadata = {
             **message.rasa_metadata(),
@@ -272,7 +274,7 @@ class Dispatcher:
         if turn.handoff is not None or decision.escalate:
             # Redis errors propagate: a handoff that could not be stored must not look opened.
             opened = await self._desk.open(message, decision, turn.handoff, next_state)
-            replies.extend(self._desk.notices(message, decision, opened))
+            replies.extend(self._desk.notices(message, decision, opened, tone.tone))
         next_state = replace(next_state, contact=pointer.as_dict())
         feedback = nlu.intent == "affirm" if state.awaiting_kb_feedback and nlu.intent in ("affirm", "deny") else None
         await self._record_contact(
@@ -355,9 +357,10 @@ class Dispatcher:
 
     async def _outreach_confirmed(self, message: InboundMessage, context: OutreachContext, *, delayed: bool) -> Outcome:
         """A "yes" to a security check: settled, nobody needs to call; recorded as the reply it is."""
-        replies = [BotReply(text=texts.OUTREACH_CONFIRMED[message.lang])]
         log.info("outreach.confirmed", message_id=message.message_id, trigger=context.trigger)
         record = await self._recorded_customer(message)
+        tone = self._tone(message, False, record)
+        replies = [BotReply(text=texts.OUTREACH_CONFIRMED.say(message.lang, tone.tone))]
         now = time.time()
         state = await self.states.get(message.conversation_id)
         pointer, _ = current_contact(
@@ -392,12 +395,12 @@ class Dispatcher:
             log.error("records.profile_unavailable", message_id=message.message_id, error=type(exc).__name__)
             return None
 
-    def _tone(self, message: InboundMessage, decision: TriageDecision, record: CustomerRecord | None) -> ToneChoice:
+    def _tone(self, message: InboundMessage, sensitive: bool, record: CustomerRecord | None) -> ToneChoice:
         """The tone for this turn (zabota/tone/rules.yml) from the recorded profile, the channel and the triage;
         without a profile, from the channel and the triage alone."""
         facts = ToneFacts(
             channel=contact_channel(message.channel),
-            sensitive=decision.sensitive,
+            sensitive=sensitive,
             segment=record.segment if record else None,
             age_band=record.age_band if record else None,
             project=self._project,

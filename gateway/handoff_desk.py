@@ -43,6 +43,7 @@ from zabota.records import CustomerRecord, CustomerRecords
 from zabota.records.churn import ChurnRisk, churn_risk
 from zabota.records.known_data import known_data
 from zabota.redaction import mask_for_log, redact
+from zabota.tone import Tone
 from zabota.triage.model import PRIORITY_ORDER, Reason, TriageDecision
 
 log = structlog.get_logger(__name__)
@@ -241,7 +242,9 @@ class HandoffDesk:
             log.info("handoff.churn_risk", customer=mask_for_log(customer_id), reasons=list(risk.reasons))
         return record, risk
 
-    def notices(self, message: InboundMessage, decision: TriageDecision, opened: OpenedHandoff) -> list[BotReply]:
+    def notices(
+        self, message: InboundMessage, decision: TriageDecision, opened: OpenedHandoff, tone: Tone = "neutral"
+    ) -> list[BotReply]:
         """What the customer is told after the bot's own handoff text: when a person answers, and for urgent
         sensitive chat cases the phone line and a call-back (channel policy)."""
         lang: Language = message.lang
@@ -251,11 +254,11 @@ class HandoffDesk:
         if message.channel != "voice":
             minutes = max(1, round((opened.due_at - time.time()) / 60))
             due = datetime.fromtimestamp(opened.due_at, self._tz).strftime("%H:%M")
-            replies.append(BotReply(text=texts.HANDOFF_ETA[lang].format(minutes=minutes, due=due)))
+            replies.append(BotReply(text=texts.HANDOFF_ETA.say(lang, tone).format(minutes=minutes, due=due)))
         content = content_from_replies([], sensitive=decision.sensitive, priority=opened.priority)
         choices = choose_channels(message.channel, content, ContactProfile(), self.channel_policy)
         if any(choice.purpose == "callback_offer" for choice in choices):
-            replies.append(BotReply(text=texts.CALLBACK_OFFER[lang].format(phone=self._care_phone)))
+            replies.append(BotReply(text=texts.CALLBACK_OFFER.say(lang, tone).format(phone=self._care_phone)))
         return replies
 
     # --- the operators' side --------------------------------------------------------------------------------

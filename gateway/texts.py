@@ -1,8 +1,32 @@
-"""Texts the gateway itself says to customers (everything else comes from the bot), per language."""
+"""Texts the gateway itself says to customers (everything else comes from the bot), per language; the ones
+said in a turn whose tone is known (zabota/tone) have a formal and a friendly variant too (``Phrase``)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
 from zabota.language import Language
+from zabota.tone import Tone
+
+
+@dataclass(frozen=True)
+class Phrase:
+    """A text per language in the neutral tone, with formal and friendly variants where they read differently.
+    ``phrase[lang]`` is the neutral text (what a turn without a known tone says)."""
+
+    neutral: Mapping[Language, str]
+    variants: Mapping[Tone, Mapping[Language, str]] = field(default_factory=dict)
+
+    def __getitem__(self, lang: Language) -> str:
+        return self.neutral[lang]
+
+    def say(self, lang: Language, tone: Tone = "neutral") -> str:
+        return self.variants.get(tone, self.neutral).get(lang, self.neutral[lang])
+
+    def all_variants(self, lang: Language) -> list[str]:
+        return [self.neutral[lang], *(variant[lang] for variant in self.variants.values() if lang in variant)]
+
 
 # Sent when the message is stored but Rasa cannot answer now; the answer arrives through redelivery.
 DELAYED_ANSWER: dict[Language, str] = {
@@ -11,18 +35,44 @@ DELAYED_ANSWER: dict[Language, str] = {
 }
 
 # After a handoff is opened: when a person will answer ({due} is a local time like 14:35, {minutes} the SLA).
-HANDOFF_ETA: dict[Language, str] = {
-    "ru": "Я передал ваш вопрос специалисту — он ответит здесь же, в течение {minutes} мин. (до {due}).",
-    "en": "I've passed your question to a specialist, who will answer here within {minutes} min (by {due}).",
-}
+HANDOFF_ETA = Phrase(
+    {
+        "ru": "Я передал ваш вопрос специалисту — он ответит здесь же, в течение {minutes} мин. (до {due}).",
+        "en": "I've passed your question to a specialist, who will answer here within {minutes} min (by {due}).",
+    },
+    {
+        "formal": {
+            "ru": "Ваш вопрос передан специалисту. Он ответит Вам здесь же в течение {minutes} мин. (до {due}).",
+            "en": "Your question has been passed to a specialist, who will reply here within {minutes} min (by {due}).",
+        },
+        "friendly": {
+            "ru": "Передал ваш вопрос специалисту 🙌 Он ответит прямо здесь в течение {minutes} мин. (до {due}).",
+            "en": "I've passed your question to a specialist 🙌 They'll answer right here within {minutes} min "
+            "(by {due}).",
+        },
+    },
+)
 
 # Urgent sensitive cases in a chat: a voice is often better, so the care line and a call-back are offered too.
-CALLBACK_OFFER: dict[Language, str] = {
-    "ru": (
-        "Если удобнее голосом — позвоните нам: {phone} (бесплатно, круглосуточно), или напишите номер, и мы перезвоним."
-    ),
-    "en": "If you'd rather talk, call us at {phone} (free, 24/7), or send your number and we'll call you back.",
-}
+CALLBACK_OFFER = Phrase(
+    {
+        "ru": (
+            "Если удобнее голосом — позвоните нам: {phone} (бесплатно, круглосуточно), или напишите номер, "
+            "и мы перезвоним."
+        ),
+        "en": "If you'd rather talk, call us at {phone} (free, 24/7), or send your number and we'll call you back.",
+    },
+    {
+        "formal": {
+            "ru": (
+                "Если Вам удобнее говорить голосом, позвоните нам по номеру {phone} (бесплатно, круглосуточно) "
+                "или напишите свой номер, и мы Вам перезвоним."
+            ),
+            "en": "If you would prefer to talk, please call us at {phone} (free, 24/7), or send your number and "
+            "we will call you back.",
+        },
+    },
+)
 
 # Status changes of the handoff, told to the customer in their channel.
 OPERATOR_JOINED: dict[Language, str] = {
@@ -84,7 +134,19 @@ CONSENT_FAILED: dict[Language, str] = {
 }
 
 # A "yes" to an outreach security check (zabota/outreach/rules.yml, follow_up confirm): settled.
-OUTREACH_CONFIRMED: dict[Language, str] = {
-    "ru": "Спасибо, что подтвердили! Всё в порядке, ничего делать не нужно.",
-    "en": "Thank you for confirming! Everything is fine, nothing else to do.",
-}
+OUTREACH_CONFIRMED = Phrase(
+    {
+        "ru": "Спасибо, что подтвердили! Всё в порядке, ничего делать не нужно.",
+        "en": "Thank you for confirming! Everything is fine, nothing else to do.",
+    },
+    {
+        "formal": {
+            "ru": "Благодарим Вас за подтверждение. Всё в порядке, никаких действий не требуется.",
+            "en": "Thank you for confirming. Everything is in order; no further action is needed.",
+        },
+        "friendly": {
+            "ru": "Спасибо, что подтвердили! 👍 Всё в порядке, ничего делать не нужно.",
+            "en": "Thanks for confirming! 👍 All good, nothing else to do.",
+        },
+    },
+)
