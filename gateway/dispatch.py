@@ -66,6 +66,8 @@ class Outcome:
     decision: TriageDecision | None = None
     # The articles the bot answered with ({"article", "title", "url", "lang"}).
     kb_articles: tuple[dict[str, Any], ...] = ()
+    # The tone the turn was said in (zabota/tone): the channel's own notes on it (a delay, a copy) follow it.
+    tone: Tone = "neutral"
 
 
 @dataclass(frozen=True)
@@ -137,6 +139,8 @@ class OperatorSide(Protocol):
         decision: TriageDecision,
         marker: Mapping[str, Any] | None,
         state: ConversationState,
+        *,
+        tone: Tone = "neutral",
     ) -> OpenedHandoff: ...
 
     def notices(
@@ -208,13 +212,17 @@ class Dispatcher:
         if await self._inbox.has_pending(message.conversation_id):
             # Earlier messages of this conversation are still waiting: queue behind them, keep the order.
             await self._park(message, reason="conversation has parked messages")
-            return Outcome(message, [], delivered=False)
+            return Outcome(
+                message, [], delivered=False, tone=await self.tone_for(message.conversation_id, message.channel)
+            )
         try:
             return await self.process(message)
         except RasaUnavailable as exc:
             log.warning("rasa.unavailable", reason=str(exc), message_id=message.message_id)
             await self._park(message, reason="rasa unavailable")
-            return Outcome(message, [], delivered=False)
+            return Outcome(
+                message, [], delivered=False, tone=await self.tone_for(message.conversation_id, message.channel)
+            )
 
     async def process(self, message: InboundMessage, *, delayed: bool = False) -> Outcome:
         """Everything after storing: operator or bot, triage, handoff, history. Raises ``RasaUnavailable``."""
@@ -244,7 +252,7 @@ class Dispatcher:
             decision = outreach_denied(decision, outreach)
             log.info("outreach.denied", message_id=message.message_id, trigger=outreach.trigger)
         record = await self._recorded_customer(message)
-        tone = self._tone(message, decision.sensitive, record)
+        tone = self._tone(message.channel, decision.sensitive, record)
         known = known_data(await self._customers.profile(conv), record)
         metadata = {
             **message.rasa_metadata(),
@@ -273,7 +281,7 @@ class Dispatcher:
         opened: OpenedHandoff | None = None
         if turn.handoff is not None or decision.escalate:
             # Redis errors propagate: a handoff that could not be stored must not look opened.
-            opened = await self._desk.open(message, decision, turn.handoff, next_state)
+            opened = await self._desk.open(message, decision, turn.handoff, next_state, tone=tone.tone)
             replies.extend(self._desk.notices(message, decision, opened, tone.tone))
         next_state = replace(next_state, contact=pointer.as_dict())
         feedback = nlu.intent == "affirm" if state.awaiting_kb_feedback and nlu.intent in ("affirm", "deny") else None
@@ -310,6 +318,7 @@ class Dispatcher:
             handoff=opened,
             decision=decision,
             kb_articles=tuple(turn.kb_articles),
+            tone=tone.tone,
         )
 
     async def _change_consent(self, message: InboundMessage, consent: Consent, *, delayed: bool) -> Outcome:
@@ -322,7 +331,8 @@ class Dispatcher:
                 CustomerData(language=message.lang), customer_id=message.conversation_id
             )
             await self._records.set_opt_out(message.conversation_id, channel, consent == "opt_out", source="customer")
-            text = (texts.OPTED_OUT if consent == "opt_out" else texts.OPTED_IN)[message.lang]
+            tone = self._tone(message.channel, False, await self._recorded_customer(message)).tone
+            text = (texts.OPTED_OUT if consent == "opt_out" else texts.OPTED_IN).say(message.lang, tone)
             log.info(
                 "records.consent_by_customer",
                 conversation=mask_for_log(message.conversation_id),
@@ -331,13 +341,14 @@ class Dispatcher:
             )
         except (RecordError, SQLAlchemyError, OSError) as exc:
             log.error("records.consent_failed", message_id=message.message_id, error=type(exc).__name__)
-            text = texts.CONSENT_FAILED[message.lang]
+            tone = self._tone(message.channel, False, None).tone
+            text = texts.CONSENT_FAILED.say(message.lang, tone)
         replies = [BotReply(text=text)]
         try:
             await self._inbox.record_replies(message, replies, delayed=delayed)
         except RedisError as exc:
             log.error("inbox.history_failed", message_id=message.message_id, error=type(exc).__name__)
-        return Outcome(message, replies, delivered=True)
+        return Outcome(message, replies, delivered=True, tone=tone)
 
     async def _outreach_reply(self, message: InboundMessage) -> tuple[OutreachContext | None, Answer | None]:
         """The outreach this message replies to (within the reply window) and, to an open confirm question, the
@@ -359,7 +370,7 @@ class Dispatcher:
         """A "yes" to a security check: settled, nobody needs to call; recorded as the reply it is."""
         log.info("outreach.confirmed", message_id=message.message_id, trigger=context.trigger)
         record = await self._recorded_customer(message)
-        tone = self._tone(message, False, record)
+        tone = self._tone(message.channel, False, record)
         replies = [BotReply(text=texts.OUTREACH_CONFIRMED.say(message.lang, tone.tone))]
         now = time.time()
         state = await self.states.get(message.conversation_id)
@@ -382,7 +393,20 @@ class Dispatcher:
             await self._inbox.record_replies(message, replies, delayed=delayed)
         except RedisError as exc:
             log.error("inbox.history_failed", message_id=message.message_id, error=type(exc).__name__)
-        return Outcome(message, replies, delivered=True)
+        return Outcome(message, replies, delivered=True, tone=tone.tone)
+
+    async def tone_for(self, conversation_id: str, channel: str) -> Tone:
+        """The tone of a text said outside a bot turn (a parked message's "answer comes later", a linked phone
+        number) from the customer's record and the channel; without the record when it cannot be read (logged)."""
+        record: CustomerRecord | None = None
+        if self._records is not None:
+            try:
+                record = await self._records.get(conversation_id)
+            except (SQLAlchemyError, OSError) as exc:
+                log.error(
+                    "records.profile_unavailable", conversation=mask_for_log(conversation_id), error=type(exc).__name__
+                )
+        return self._tone(channel, False, record).tone
 
     async def _recorded_customer(self, message: InboundMessage) -> CustomerRecord | None:
         """The customer's row in the system of record, read once per turn (the tone and the contact use it);
@@ -395,11 +419,11 @@ class Dispatcher:
             log.error("records.profile_unavailable", message_id=message.message_id, error=type(exc).__name__)
             return None
 
-    def _tone(self, message: InboundMessage, sensitive: bool, record: CustomerRecord | None) -> ToneChoice:
+    def _tone(self, channel: str, sensitive: bool, record: CustomerRecord | None) -> ToneChoice:
         """The tone for this turn (zabota/tone/rules.yml) from the recorded profile, the channel and the triage;
         without a profile, from the channel and the triage alone."""
         facts = ToneFacts(
-            channel=contact_channel(message.channel),
+            channel=contact_channel(channel),
             sensitive=sensitive,
             segment=record.segment if record else None,
             age_band=record.age_band if record else None,

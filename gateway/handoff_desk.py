@@ -157,7 +157,7 @@ class HandoffDesk:
         )
         if not first:
             return []
-        replies = [BotReply(text=texts.WITH_OPERATOR[message.lang])]
+        replies = [BotReply(text=texts.WITH_OPERATOR.say(message.lang, handoff.summary.tone))]
         await self._inbox.record_replies(message, replies, delayed=False)
         return replies
 
@@ -167,6 +167,8 @@ class HandoffDesk:
         decision: TriageDecision,
         marker: Mapping[str, Any] | None,
         state: ConversationState,
+        *,
+        tone: Tone = "neutral",
     ) -> OpenedHandoff:
         decision = merge_marker(decision, marker, self._catalog)
         profile = await self._customers.profile(message.conversation_id)
@@ -211,6 +213,7 @@ class HandoffDesk:
             now=now,
             catalog=self._catalog,
             churn=churn,
+            tone=tone,
         )
         handoff_id = await self.store.open(summary)
         existing = handoff_id != summary.handoff_id
@@ -319,7 +322,8 @@ class HandoffDesk:
         await self._tell_customer(handoff, texts.CLOSED)
         return handoff
 
-    async def _tell_customer(self, handoff: Handoff, text: Mapping[Language, str], **values: str) -> None:
+    async def _tell_customer(self, handoff: Handoff, text: texts.Phrase, **values: str) -> None:
+        """A status change said in the customer's channel, in the tone the handoff was opened in."""
         lang: Language = "en" if handoff.summary.language == "en" else "ru"
         entry = HistoryEntry(
             role="system",
@@ -327,6 +331,6 @@ class HandoffDesk:
             timestamp=time.time(),
             channel=handoff.summary.channel,
             lang=lang,
-            text=text[lang].format(**values),
+            text=text.say(lang, handoff.summary.tone).format(**values),
         )
         await self._channels.deliver(handoff.customer_id, [entry])

@@ -95,7 +95,15 @@ async def recipient_of(services: Services, record: CustomerRecord) -> Recipient:
         preferred=record.preferred_channel or profile.preferred_channel,
     )
     language: Language = "en" if (record.language or profile.language) == "en" else "ru"
-    return Recipient(contact, language, record.timezone or services.settings.timezone, record.opted_out)
+    return Recipient(
+        contact,
+        language,
+        record.timezone or services.settings.timezone,
+        record.opted_out,
+        segment=record.segment,
+        age_band=record.age_band,
+        known=record.external_id is not None,
+    )
 
 
 @router.post("/events", response_model=OutreachOut, status_code=202, responses=_RESPONSES, summary="Trigger outreach")
@@ -123,6 +131,7 @@ async def outreach_event(
             await recipient_of(services, record),
             datetime.fromtimestamp(now, UTC),
             channels=services.desk.channel_policy,  # the deployment's quiet hours (CHANNEL_QUIET_HOURS_*)
+            project=services.settings.zabota_project or None,
         )
     except OutreachError as error:
         raise ApiError(422, "invalid", str(error)) from error

@@ -23,6 +23,7 @@ from zabota.catalog import Catalog
 from zabota.channels.policy import ChannelChoice, ChannelPolicyConfig, choose_channels, content_from_replies
 from zabota.identity import CustomerDirectory
 from zabota.language import Language
+from zabota.tone import Tone
 
 log = structlog.get_logger(__name__)
 
@@ -102,7 +103,7 @@ class ReplyRouter:
         """For a chat channel: send the answer where the policy wants a copy (a document by email) and return
         the note that says so, recorded in the history; [] when nothing was sent."""
         routed = await self.route(outcome)
-        note = self.note(routed, outcome.message.lang)
+        note = self.note(routed, outcome.message.lang, outcome.tone)
         if not note:
             return []
         replies = [BotReply(text=note)]
@@ -113,7 +114,7 @@ class ReplyRouter:
         return replies
 
     @staticmethod
-    def note(routed: Routed, lang: str) -> str:
+    def note(routed: Routed, lang: str, tone: Tone = "neutral") -> str:
         """«Копию ответа отправил вам на электронную почту.» for what was sent; "" when nothing was."""
         language: Language = "en" if lang == "en" else "ru"
         names = COPY_PLACES[language]
@@ -122,4 +123,4 @@ class ReplyRouter:
             return ""
         last = (" и " if language == "ru" else " and ") + places[-1]
         joined = places[0] if len(places) == 1 else ", ".join(places[:-1]) + last
-        return COPY_SENT[language].format(places=joined)
+        return COPY_SENT.say(language, tone).format(places=joined)

@@ -84,7 +84,7 @@ async def inbound_sms(
         copies = await services.replies.copies_for_chat(outcome)
         texts = [reply_text(reply, with_buttons=True) for reply in [*outcome.replies, *copies]]
     else:
-        texts = [DELAYED_ANSWER[outcome.message.lang]]
+        texts = [DELAYED_ANSWER.say(outcome.message.lang, outcome.tone)]
     body = "\n\n".join(text for text in texts if text)
     if body:
         await services.channels.send_sms(phone, body)

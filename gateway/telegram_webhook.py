@@ -111,7 +111,8 @@ async def handle_inbound(services: Services, api: TelegramBotApi, inbound: Teleg
             log.warning("telegram.callback_answer_failed", reason=str(exc))
     if not inbound.text.strip():
         lang: Language = "en" if (inbound.language_code or "").startswith("en") else "ru"
-        await _send(api, inbound.chat_id, [BotReply(text=PHONE_LINKED[lang])])
+        tone = await services.dispatcher.tone_for(customer_id, CHANNEL)
+        await _send(api, inbound.chat_id, [BotReply(text=PHONE_LINKED.say(lang, tone))])
         return
     outcome = await services.dispatcher.handle(
         channel=CHANNEL, sender_id=str(inbound.user_id), text=inbound.text, metadata={}, customer_id=customer_id
@@ -123,7 +124,7 @@ async def handle_inbound(services: Services, api: TelegramBotApi, inbound: Teleg
             await _send(api, inbound.chat_id, outcome.replies)
         return
     if not outcome.delivered:
-        await _send(api, inbound.chat_id, [BotReply(text=DELAYED_ANSWER[outcome.message.lang])])
+        await _send(api, inbound.chat_id, [BotReply(text=DELAYED_ANSWER.say(outcome.message.lang, outcome.tone))])
         return
     copies = await services.replies.copies_for_chat(outcome)
     await _send(api, inbound.chat_id, [*outcome.replies, *copies])

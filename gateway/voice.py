@@ -19,7 +19,7 @@ from gateway.operator_auth import require_service_token
 from gateway.outbound import reply_text
 from gateway.recognition import customer_for_verified_phone
 from gateway.services import Services, get_services
-from gateway.texts import DELAYED_ANSWER, VOICE_TRANSFER
+from gateway.texts import VOICE_DELAYED_ANSWER, VOICE_TRANSFER
 from zabota.channels.phones import normalize_phone, phone_for_log
 from zabota.channels.voice import spoken_text
 
@@ -99,7 +99,7 @@ async def voice_event(
     if not outcome.delivered:
         return VoiceReplyOut(
             call_id=body.call_id,
-            speak=DELAYED_ANSWER[lang],
+            speak=VOICE_DELAYED_ANSWER.say(lang, outcome.tone),
             lang=lang,
             sent=[],
             transfer_to_operator=False,
@@ -110,7 +110,10 @@ async def voice_event(
         return VoiceReplyOut(
             call_id=body.call_id,
             speak=" ".join(
-                [spoken_text([r.text or "" for r in outcome.replies[:1]], [], lang), VOICE_TRANSFER[lang]]
+                [
+                    spoken_text([r.text or "" for r in outcome.replies[:1]], [], lang),
+                    VOICE_TRANSFER.say(lang, outcome.tone),
+                ]
             ).strip(),
             lang=lang,
             sent=[],

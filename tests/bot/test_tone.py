@@ -31,6 +31,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from zabota.catalog import load_catalog
 from zabota.markers import TONE_METADATA
+from zabota.tone_style import EMOJI, style_problems
 
 ROOT = Path(__file__).resolve().parents[2]
 DOMAIN = Domain.load(str(ROOT / "bot" / "domain.yml"))
@@ -47,14 +48,6 @@ SENSITIVE = sorted(
 )
 
 PLACEHOLDER = re.compile(r"{(\w+)}")
-EMOJI = re.compile("[\U0001f000-\U0001faff\u2600-\u27bf]")
-# «вы» and its forms as words; the formal Russian variants write them capitalised
-YOU_RU = re.compile(r"\b(?:вы|вас|вам|вами|ваш\w*)\b", re.IGNORECASE)
-# what a sentence may start after: nothing, end punctuation, a new line, an opening quote
-SENTENCE_START = re.compile(r"(?:^|[.!?…:]\s+|\n\s*|«)$")
-CONTRACTION = re.compile(r"n't\b|'(?:re|ll|ve|m|d)\b|\b(?:it|that|here|there|what|let|who)'s\b", re.IGNORECASE)
-QUOTED = re.compile(r"«[^»]*»")  # product names and SMS words stay Russian in English texts
-CYRILLIC = re.compile("[\u0400-\u04ff]")
 
 
 def initial_slots() -> dict[str, Any]:
@@ -164,45 +157,16 @@ def test_the_sensitive_handoffs_are_known() -> None:
 
 
 @pytest.mark.parametrize("lang", LANGS)
-def test_emoji_only_in_friendly_at_most_one_and_never_in_sensitive_texts(lang: str) -> None:
-    for tone in TONES:
-        for name, variation in variations_of(lang, tone):
-            count = len(EMOJI.findall(variation["text"]))
-            if tone != "friendly" or name in SENSITIVE:
-                assert count == 0, (name, tone, variation["text"])
-            else:
-                assert count <= 1, (name, variation["text"])
+@pytest.mark.parametrize("tone", TONES)
+def test_each_variation_reads_in_its_tone_and_language(lang: str, tone: str) -> None:
+    """zabota/tone_style.py: formal «Вы» and no contractions, emoji only in friendly (one at most) and never in a
+    sensitive case's handoff, each text in its language."""
+    for name, variation in variations_of(lang, tone):
+        problems = style_problems(variation["text"], tone=tone, lang=lang, sensitive=name in SENSITIVE)
+        assert not problems, (name, variation["text"], problems)
     for name in SENSITIVE:
         for variation in RESPONSES[name]:
             assert not EMOJI.search(variation["text"]), (name, variation["text"])
-
-
-def test_formal_russian_capitalises_you() -> None:
-    for name, variation in variations_of("ru", "formal"):
-        for word in YOU_RU.findall(variation["text"]):
-            assert word[0] == "В", (name, word, variation["text"])
-
-
-@pytest.mark.parametrize("tone", ["friendly", "neutral"])
-def test_friendly_and_neutral_russian_write_you_in_lower_case(tone: str) -> None:
-    for name, variation in variations_of("ru", tone):
-        text = variation["text"]
-        for match in YOU_RU.finditer(text):
-            if match.group()[0] == "В":
-                assert SENTENCE_START.search(text[: match.start()]), (name, match.group(), text)
-
-
-def test_formal_english_has_no_contractions() -> None:
-    for name, variation in variations_of("en", "formal"):
-        assert not CONTRACTION.search(variation["text"]), (name, variation["text"])
-
-
-@pytest.mark.parametrize("lang", LANGS)
-def test_each_variation_is_in_its_language(lang: str) -> None:
-    for tone in TONES:
-        for name, variation in variations_of(lang, tone):
-            words = QUOTED.sub("", variation["text"])
-            assert bool(CYRILLIC.search(words)) == (lang == "ru"), (name, tone, variation["text"])
 
 
 @pytest.fixture

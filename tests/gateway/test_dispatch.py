@@ -95,7 +95,8 @@ async def test_a_signal_escalates_a_routine_intent_and_the_operator_then_holds_i
     assert outcome.handoff is not None and outcome.handoff.priority in ("p1", "p2")
     assert any("специалист" in (r.text or "") for r in outcome.replies)  # when a person answers
     assert handoff is not None and handoff.summary.sensitive
-    assert held.held and [r.text for r in held.replies] == [WITH_OPERATOR["ru"]]  # told once; no bot answer
+    # told once, in the sensitive case's formal tone; no bot answer
+    assert held.held and [r.text for r in held.replies] == [WITH_OPERATOR.say("ru", "formal")]
     assert [r["message"] for r in fake_rasa.requests] == [outcome.message.text]  # the bot never saw "алло?"
     assert await redis.get(redis_keys.conversation_handoff(customer)) == outcome.handoff.handoff_id
 

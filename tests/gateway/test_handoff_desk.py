@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -522,17 +521,3 @@ async def test_a_telegram_customer_is_told_in_telegram(start_app: StartApp, fake
         (5550001, texts.OPERATOR_JOINED["ru"].format(name="Анна")),
         (5550001, "Блокирую доступ"),
     ]
-
-
-def test_the_notices_speak_in_the_turn_s_tone() -> None:
-    """The gateway's own texts have the tones of the bot's (zabota/tone): a sensitive case reads formal."""
-    formal = texts.HANDOFF_ETA.say("ru", "formal")
-    assert formal != texts.HANDOFF_ETA["ru"] and "Вам" in formal
-    assert texts.HANDOFF_ETA.say("en", "neutral") == texts.HANDOFF_ETA["en"]
-    # a tone with no variant of its own falls back to the neutral text
-    assert texts.CALLBACK_OFFER.say("ru", "friendly") == texts.CALLBACK_OFFER["ru"]
-    for phrase in (texts.HANDOFF_ETA, texts.CALLBACK_OFFER, texts.OUTREACH_CONFIRMED):
-        for lang in ("ru", "en"):
-            placeholders = set(re.findall(r"\{\w+\}", phrase[lang]))
-            for variant in phrase.all_variants(lang):
-                assert set(re.findall(r"\{\w+\}", variant)) == placeholders

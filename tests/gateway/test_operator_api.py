@@ -284,10 +284,10 @@ async def test_claim_is_exclusive_and_a_lead_may_take_over(start_app: StartApp, 
     assert anna_back.status_code == 409  # taken over by the lead: not Anna's any more
     [queued] = queue.json()["items"]
     assert (queued["handoff_id"], queued["state"], queued["assignee"]) == (handoff_id, "claimed", "lena")
-    # The customer is told who joined: Anna, then the lead who took over.
+    # The customer is told who joined: Anna, then the lead who took over (a fraud case: in the formal tone).
     system = [line["text"] for line in lines if line["role"] == "system"]
-    assert system[0] == texts.OPERATOR_JOINED["ru"].format(name="Анна")
-    assert system[-1] == texts.OPERATOR_JOINED["ru"].format(name="Елена")
+    assert system[0] == texts.OPERATOR_JOINED.say("ru", "formal").format(name="Анна")
+    assert system[-1] == texts.OPERATOR_JOINED.say("ru", "formal").format(name="Елена")
 
 
 async def test_claiming_again_does_not_tell_the_customer_twice(
@@ -462,7 +462,7 @@ async def test_close_finishes_the_handoff(start_app: StartApp, rasa: FakeRasa, r
     assert [note["text"] for note in handoff["notes"]] == ["проверено"]
     assert queue.json()["items"] == [] and pointer is None
     assert 0 < ttl <= redis_keys.HANDOFF_CLOSED_TTL_SECONDS  # kept for review, then it goes
-    assert lines[-1]["role"] == "system" and lines[-1]["text"] == texts.CLOSED["ru"]
+    assert lines[-1]["role"] == "system" and lines[-1]["text"] == texts.CLOSED.say("ru", "formal")  # a sensitive case
 
 
 async def test_close_without_a_body_and_the_bot_answers_next(start_app: StartApp, rasa: FakeRasa, redis: Redis) -> None:

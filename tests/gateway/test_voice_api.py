@@ -12,7 +12,7 @@ import pytest
 from gateway_testkit import AppContext, FakeRasa, StartApp, closed_url, sms_settings
 from redis.asyncio import Redis
 
-from gateway.texts import DELAYED_ANSWER, VOICE_TRANSFER
+from gateway.texts import VOICE_DELAYED_ANSWER, VOICE_TRANSFER
 from tests.fakes.twilio_api import FROM_NUMBER, FakeTwilio, serve_fake_twilio
 from zabota import redis_keys
 from zabota.identity import channel_key
@@ -173,7 +173,8 @@ async def test_rasa_down_says_the_answer_comes_later(start_voice: Any, redis: Re
         response = await ctx.client.post(URL, json=event("my internet is down"), headers=AUTH)
     body = response.json()
     assert response.status_code == 200
-    assert (body["delivered"], body["speak"], body["lang"]) == (False, DELAYED_ANSWER["en"], "en")
+    # on a call the late answer comes by SMS (gateway/outbound.py), and the caller is told so
+    assert (body["delivered"], body["speak"], body["lang"]) == (False, VOICE_DELAYED_ANSWER["en"], "en")
     assert await redis.xlen(redis_keys.PENDING_STREAM) == 1
 
 

@@ -21,6 +21,7 @@ from zabota.catalog import Catalog, Priority, load_catalog
 from zabota.handoffs.sla import SlaPolicy
 from zabota.records.churn import ChurnRisk, raised_priority
 from zabota.redaction import CARD_MASK, PASSPORT_MASK, mask_email, mask_phone, redact, redact_for_summary
+from zabota.tone.rules import Tone
 from zabota.triage.model import PRIORITY_ORDER, Reason, ReasonCode, Sentiment, TriageDecision
 
 AttemptKind = Literal["kb_article", "flow", "kb_feedback", "fallback"]
@@ -98,6 +99,9 @@ class HandoffSummary:
     transcript: tuple[TranscriptLine, ...]
     # why the customer's history puts them at risk of leaving (zabota/records/churn.py); empty when it does not
     churn_risk: tuple[str, ...] = ()
+    # the tone the conversation was in when it was handed over (zabota/tone): the notices the customer gets
+    # while the handoff runs (a specialist joined, closed) are said in it, and the operator sees it
+    tone: Tone = "neutral"
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: tuples become lists, everything else is already str, float, bool or dict."""
@@ -139,6 +143,7 @@ class HandoffSummary:
                 next_step=str(data["next_step"]),
                 transcript=tuple(_line_from_dict(line) for line in data["transcript"]),
                 churn_risk=tuple(str(detail) for detail in data.get("churn_risk") or ()),
+                tone=_literal(data.get("tone") or "neutral", Tone),
             )
         except (KeyError, TypeError, AttributeError) as exc:
             raise ValueError(f"not a handoff summary: {exc!r}") from exc
@@ -157,6 +162,7 @@ def build_summary(
     now: float,
     catalog: Catalog | None = None,
     churn: ChurnRisk | None = None,
+    tone: Tone = "neutral",
 ) -> HandoffSummary:
     """The summary of one conversation at the moment of its handoff.
 
@@ -165,6 +171,7 @@ def build_summary(
     ``kb_events``: optional knowledge-base events of this conversation, ``{"event": "answer" | "feedback",
     "article", "helpful", "timestamp"?}``. ``catalog`` tells problem intents and flows apart (default: the
     bundled catalog). ``churn``: the customer's churn risk; at risk, the priority is one step more urgent.
+    ``tone``: the conversation's tone, kept for what the customer is told while the handoff runs.
     """
     catalog = catalog if catalog is not None else load_catalog()
     language = _summary_language(customer.language, decision.lang)
@@ -192,6 +199,7 @@ def build_summary(
         next_step=suggest_next_step(decision, language),
         transcript=tuple(lines[-TRANSCRIPT_LINES:]),
         churn_risk=churn.details,
+        tone=tone,
     )
 
 

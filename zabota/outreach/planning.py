@@ -2,7 +2,9 @@
 
 The rules are zabota/outreach/rules.yml. The channel is the customer's preferred one when it is reachable and
 not opted out, else the next reachable one (zabota/channels/policy.py's order); quiet hours in the customer's
-time zone defer a message to the morning (never drop it) unless the trigger is a security check. Sending,
+time zone defer a message to the morning (never drop it) unless the trigger is a security check. The text is the
+trigger's variant for the tone zabota/tone/rules.yml chooses for the customer in that channel (a security check
+counts as sensitive: formal). Sending,
 deduplication and the per-customer cap are the scheduler's (it stores what is planned here).
 """
 
@@ -27,6 +29,8 @@ from zabota.channels.policy import (
     proactive_channel,
 )
 from zabota.language import SUPPORTED, Language
+from zabota.tone.rules import Tone, ToneFacts, ToneRules, load_tone_rules
+from zabota.tone_style import style_problems
 
 DEFAULT_RULES = Path(__file__).with_name("rules.yml")
 Send = Literal["now", "day_before"]
@@ -34,6 +38,8 @@ QuietHours = Literal["defer", "ignore"]
 FollowUp = Literal["none", "confirm"]
 Refusal = Literal["opted_out", "unreachable"]
 MAX_FIELD_CHARS = 200
+# the tones a trigger's message may have a variant in besides its neutral text
+VARIANT_TONES: tuple[Tone, ...] = ("formal", "friendly")
 
 
 class OutreachError(ValueError):
@@ -51,6 +57,13 @@ class TriggerRule:
     on_no: str | None = None
     # the intents that mean the customer wrote in about the same thing (contacts prevented)
     about: frozenset[str] = frozenset()
+    # the formal and friendly texts, per language, where they differ from the neutral ``message``
+    variants: Mapping[Tone, Mapping[Language, str]] = field(default_factory=dict)
+    # a sensitive matter (a security check): the tone rules' ``sensitive`` condition holds for it
+    sensitive: bool = False
+
+    def text(self, lang: Language, tone: Tone) -> str:
+        return self.variants.get(tone, self.message).get(lang, self.message[lang])
 
 
 @dataclass(frozen=True)
@@ -71,12 +84,32 @@ class OutreachRules:
                 raise ValueError(f"{where}: not a mapping")
             fields = tuple(str(f) for f in entry.get("fields") or ())
             message = entry.get("message")
-            if not isinstance(message, Mapping) or set(message) != set(SUPPORTED):
+            if not isinstance(message, Mapping) or not set(SUPPORTED) <= set(message):
                 raise ValueError(f"{where}: a message in each of {', '.join(SUPPORTED)}")
-            for lang, template in message.items():
-                used = {part[1] for part in string.Formatter().parse(str(template)) if part[1]}
-                if used - set(fields):
-                    raise ValueError(f"{where}: the {lang} message uses {sorted(used - set(fields))}, not in fields")
+            neutral: dict[Language, str] = {lang: str(message[lang]) for lang in SUPPORTED}
+            variants: dict[Tone, dict[Language, str]] = {}
+            for key, texts in message.items():
+                if key in SUPPORTED:
+                    continue
+                if key not in VARIANT_TONES or not isinstance(texts, Mapping) or not set(texts) <= set(SUPPORTED):
+                    raise ValueError(
+                        f"{where}: message keys are the languages ({', '.join(SUPPORTED)}) and the tones "
+                        f"{', '.join(VARIANT_TONES)} (each a text per language), not {key!r}"
+                    )
+                variants[cast(Tone, key)] = {cast(Language, lang): str(text) for lang, text in texts.items()}
+            sensitive = entry.get("sensitive", False)
+            if not isinstance(sensitive, bool):
+                raise ValueError(f"{where}: sensitive is true or false")
+            for tone, texts in [("neutral", neutral), *variants.items()]:
+                for lang, template in texts.items():
+                    used = {part[1] for part in string.Formatter().parse(template) if part[1]}
+                    if used - set(fields):
+                        raise ValueError(
+                            f"{where}: the {tone} {lang} message uses {sorted(used - set(fields))}, not in fields"
+                        )
+                    problems = style_problems(template, tone=tone, lang=lang, sensitive=sensitive)
+                    if problems:
+                        raise ValueError(f"{where}: the {tone} {lang} message: {'; '.join(problems)}")
             send, quiet, follow = (
                 entry.get("send", "now"),
                 entry.get("quiet_hours", "defer"),
@@ -98,12 +131,14 @@ class OutreachRules:
                 raise ValueError(f"{where}: about is a list of intents")
             triggers[str(name)] = TriggerRule(
                 fields,
-                {cast(Language, k): str(v) for k, v in message.items()},
+                neutral,
                 cast(Send, send),
                 cast(QuietHours, quiet),
                 cast(FollowUp, follow),
                 str(on_no) if on_no else None,
                 frozenset(about),
+                variants,
+                sensitive,
             )
         dedupe, cap = int(raw.get("dedupe_hours", 24)), int(raw.get("max_per_customer_per_day", 3))
         if dedupe < 1 or cap < 1:
@@ -133,6 +168,10 @@ class Recipient:
     language: Language = "ru"
     timezone: str = "Europe/Moscow"
     opted_out: frozenset[str] = frozenset()
+    # what the tone rules read (zabota/tone); None where the record does not say
+    segment: str | None = None
+    age_band: str | None = None
+    known: bool = False
 
 
 @dataclass(frozen=True)
@@ -146,6 +185,7 @@ class OutreachPlan:
     follow_up: FollowUp
     dedupe_key: str
     why: str
+    tone: Tone = "neutral"
 
 
 @dataclass(frozen=True)
@@ -160,9 +200,12 @@ def plan(
     now: datetime,
     rules: OutreachRules | None = None,
     channels: ChannelPolicyConfig | None = None,
+    tone_rules: ToneRules | None = None,
+    project: str | None = None,
 ) -> OutreachPlan | NotSent:
     """The message for ``event``, or why it is not sent; ``OutreachError`` for an event the rules cannot plan."""
     rules = rules or load_outreach_rules()
+    tone_rules = tone_rules or load_tone_rules()
     rule = rules.triggers.get(event.trigger)
     if rule is None:
         raise OutreachError(f"unknown trigger {event.trigger!r} (known: {', '.join(sorted(rules.triggers))})")
@@ -186,7 +229,18 @@ def plan(
         send_at = _after_quiet_hours(send_at, zone, channels or ChannelPolicyConfig())
         deferred = True
         why += f"; deferred out of the quiet hours to {send_at.astimezone(zone):%H:%M} local"
-    text = rule.message[recipient.language].format(**data)
+    tone = tone_rules.choose(
+        ToneFacts(
+            channel=channel,
+            sensitive=rule.sensitive,
+            segment=recipient.segment,
+            age_band=recipient.age_band,
+            project=project,
+            known=recipient.known,
+        )
+    )
+    why += f"; tone {tone.tone} ({tone.why})"
+    text = rule.text(recipient.language, tone.tone).format(**data)
     return OutreachPlan(
         trigger=event.trigger,
         customer_id=event.customer_id,
@@ -197,6 +251,7 @@ def plan(
         follow_up=rule.follow_up,
         dedupe_key=f"{event.customer_id}|{event.trigger}|{event.ref}",
         why=why,
+        tone=tone.tone,
     )
 
 

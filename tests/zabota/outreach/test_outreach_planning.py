@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
@@ -104,4 +105,38 @@ def test_the_bundled_rules_parse_and_a_broken_file_is_refused() -> None:
             "triggers:\n  t:\n    fields: []\n    message: {ru: 'заказ {order}', en: 'order {order}'}\n"
         )
     with pytest.raises(ValueError, match="needs a starts_at"):
-        OutreachRules.parse("triggers:\n  t:\n    message: {ru: 'a', en: 'b'}\n    send: day_before\n")
+        OutreachRules.parse("triggers:\n  t:\n    message: {ru: 'а', en: 'b'}\n    send: day_before\n")
+
+
+def test_the_message_is_in_the_tone_the_rules_choose_for_the_customer_and_channel() -> None:
+    """zabota/tone/rules.yml: a business customer reads formal, a young one in Telegram friendly, and a security
+    check is formal for everyone (sensitive)."""
+    neutral = plan(DELAY, ANNA, at(14))
+    assert isinstance(neutral, OutreachPlan) and neutral.tone == "neutral"
+    assert neutral.text == load_outreach_rules().triggers["delivery_delayed"].message["ru"].format(**DELAY.data)
+    business = plan(DELAY, replace(ANNA, segment="b2b"), at(14))
+    assert isinstance(business, OutreachPlan) and business.tone == "formal" and "Ваш заказ" in business.text
+    young = replace(ANNA, age_band="18-24")
+    friendly = plan(DELAY, young, at(14))
+    assert isinstance(friendly, OutreachPlan) and friendly.tone == "friendly" and "😔" in friendly.text
+    assert "tone friendly" in friendly.why
+    by_sms = plan(DELAY, replace(young, opted_out=frozenset({"telegram"})), at(14))
+    assert isinstance(by_sms, OutreachPlan) and by_sms.channel == "sms" and by_sms.tone == "neutral"
+    check = OutreachEvent("suspicious_payment", DELAY.customer_id, "pay-1", {"amount": "4 990 ₽", "merchant": "Ozon"})
+    security = plan(check, young, at(14))
+    assert isinstance(security, OutreachPlan) and security.tone == "formal" and "Вы оплатили" in security.text
+
+
+def test_a_variant_that_breaks_its_tone_or_names_an_unknown_tone_is_refused() -> None:
+    base = "triggers:\n  t:\n    fields: []\n    message:\n      ru: 'Заказ задерживается'\n      en: 'Delayed'\n"
+    assert OutreachRules.parse(base + "      friendly: {ru: 'Заказ задерживается 😔'}\n").triggers["t"].variants
+    with pytest.raises(ValueError, match="emoji in a formal"):
+        OutreachRules.parse(base + "      formal: {ru: 'Ваш заказ задерживается 😔'}\n")
+    with pytest.raises(ValueError, match="«вас» in a formal"):
+        OutreachRules.parse(base + "      formal: {ru: 'Извините, у вас задержка'}\n")
+    with pytest.raises(ValueError, match="contraction"):
+        OutreachRules.parse(base + "      formal: {en: \"Your order's delayed, we're sorry\"}\n")
+    with pytest.raises(ValueError, match="not 'jokey'"):
+        OutreachRules.parse(base + "      jokey: {ru: 'Ой'}\n")
+    with pytest.raises(ValueError, match="emoji in a sensitive"):
+        OutreachRules.parse(base + "      friendly: {ru: 'Это вы? 🙂'}\n    sensitive: true\n")
