@@ -7,12 +7,31 @@ Callers log ids and sizes; any customer text goes through ``zabota.redaction.mas
 from __future__ import annotations
 
 import logging
+import re
 import sys
 
 import structlog
 
 # Marks the handler this module installs, so configuring twice (tests, reloads) never doubles every line.
 _HANDLER_NAME = "zabota-gateway"
+
+# The webchat socket takes the website's signed identity token in its URL (browsers cannot set headers on a
+# WebSocket), and uvicorn logs every path with its query: the token is a bearer credential, so it is masked.
+_IDENTITY_IN_QUERY = re.compile(r"([?&]identity=)[^&\s\"']+")
+
+
+class QueryTokenFilter(logging.Filter):
+    """Masks ``identity=<token>`` in the arguments of stdlib records (uvicorn's access and WebSocket lines)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and record.args:
+            record.args = tuple(
+                _IDENTITY_IN_QUERY.sub(r"\1***", arg) if isinstance(arg, str) else arg for arg in record.args
+            )
+        if isinstance(record.msg, str) and "identity=" in record.msg:
+            record.msg = _IDENTITY_IN_QUERY.sub(r"\1***", record.msg)
+        return True
+
 
 _SHARED_PROCESSORS: list[structlog.typing.Processor] = [
     structlog.contextvars.merge_contextvars,
@@ -37,6 +56,7 @@ def configure_logging(level: str) -> None:
     )
     handler = logging.StreamHandler(sys.stderr)
     handler.set_name(_HANDLER_NAME)
+    handler.addFilter(QueryTokenFilter())
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             processors=[

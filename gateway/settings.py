@@ -8,12 +8,14 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
+MIN_IDENTITY_SECRET_CHARS = 32
 
 
 class GatewaySettings(BaseSettings):
     # Plain environment variables named like the fields (GATEWAY_HOST, REDIS_URL, ...), no prefix, no .env file:
     # zabota.stack and docker-compose.yml set the same names for every process.
-    model_config = SettingsConfigDict(case_sensitive=False, extra="ignore", frozen=True)
+    # hide_input_in_errors: a refused value is never echoed in the start-up error (it may be a secret).
+    model_config = SettingsConfigDict(case_sensitive=False, extra="ignore", frozen=True, hide_input_in_errors=True)
 
     gateway_host: str = "127.0.0.1"
     gateway_port: int = Field(default=8000, ge=1, le=65535)
@@ -51,6 +53,13 @@ class GatewaySettings(BaseSettings):
     telegram_api_base_url: str = "https://api.telegram.org"
     telegram_webhook_secret: SecretStr | None = None
 
+    # The website chat's signed identity (zabota/site_identity.py): the secret the company's website signs its
+    # logged-in customer's external_id with, so the widget's visitor is that customer. Unset (or empty, as
+    # docker-compose passes an unset variable): off, and a message carrying a token is refused with a reason.
+    # At least 32 characters (`openssl rand -hex 32`): the secret is all that stands between a forger and
+    # any customer's conversation.
+    webchat_identity_secret: SecretStr | None = None
+
     # SMS provider (Twilio's REST API format). No account: SMS is off (voice answers say nothing was sent).
     sms_api_base_url: str = "https://api.twilio.com"
     sms_account_sid: str | None = None
@@ -77,6 +86,16 @@ class GatewaySettings(BaseSettings):
     telegram_timeout_seconds: float = Field(default=10.0, gt=0)
     sms_timeout_seconds: float = Field(default=10.0, gt=0)
     smtp_timeout_seconds: float = Field(default=15.0, gt=0)
+
+    @field_validator("webchat_identity_secret", mode="before")
+    @classmethod
+    def _identity_secret(cls, value: object) -> object:
+        raw = value.get_secret_value() if isinstance(value, SecretStr) else value
+        if raw is None or raw == "":
+            return None
+        if isinstance(raw, str) and len(raw) < MIN_IDENTITY_SECRET_CHARS:
+            raise ValueError(f"at least {MIN_IDENTITY_SECRET_CHARS} characters (e.g. `openssl rand -hex 32`)")
+        return value
 
     @field_validator("log_level", mode="before")
     @classmethod

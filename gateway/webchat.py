@@ -20,6 +20,7 @@ from gateway.errors import ApiError, ErrorBody
 from gateway.inbox import HistoryEntry
 from gateway.outbound import entry_from_reply
 from gateway.rasa_client import BotReply, Button
+from gateway.recognition import customer_for_site_identity
 from gateway.services import Services, get_services
 from gateway.texts import DELAYED_ANSWER
 from gateway.ws_frames import receive_text_frame
@@ -45,6 +46,18 @@ SenderId = Annotated[
 ]
 ServicesDep = Annotated[Services, Depends(get_services)]
 
+# Room for a v1 token with the longest external id (zabota/site_identity.py); anything longer is not one.
+MAX_IDENTITY_CHARS = 512
+IDENTITY_DESCRIPTION = (
+    "Optional signed site identity: the company's website, where the customer is logged in, vouches for their "
+    "external_id (the id of POST /api/v1/customers), and the visitor id is linked to that customer. "
+    "Token: payload = 'v1.' + external_id + '.' + expires (Unix seconds); token = payload + '.' + "
+    "lowercase hex HMAC-SHA256(key = WEBCHAT_IDENTITY_SECRET, message = payload), UTF-8 throughout; at most "
+    "24 h ahead. Empty or absent: an anonymous visitor (or whoever the visitor id was linked to before). "
+    "Refused with 400 identity_not_configured (no secret on this gateway), 401 identity_invalid / "
+    "identity_expired, 404 unknown_customer (no such external_id in the records)."
+)
+
 
 class WebchatMessageIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -52,6 +65,12 @@ class WebchatMessageIn(BaseModel):
     sender_id: SenderId
     text: str = Field(description="The customer's message; not empty, at most MAX_MESSAGE_CHARS characters.")
     metadata: dict[str, Any] | None = Field(default=None, description="Passed to Rasa with the message.")
+    identity: str | None = Field(
+        default=None,
+        max_length=MAX_IDENTITY_CHARS,
+        description=IDENTITY_DESCRIPTION,
+        examples=["v1.crm-1001.1767225600.<64 hex digits>"],
+    )
 
 
 class ReplyOut(BaseModel):
@@ -84,10 +103,13 @@ def _reply_out(reply: BotReply) -> ReplyOut:
     summary="Send a customer message; the bot's replies come back in the response",
     responses={
         202: {"model": WebchatMessageOut, "description": "Stored; the assistant is unavailable and answers later"},
+        400: {"model": ErrorBody, "description": "identity_not_configured: a token, but no secret on this gateway"},
+        401: {"model": ErrorBody, "description": "identity_invalid or identity_expired; nothing was stored"},
+        404: {"model": ErrorBody, "description": "unknown_customer: the token's external_id is not in the records"},
         413: {"model": ErrorBody, "description": "Text or metadata too long"},
         429: {"model": ErrorBody, "description": "Too many messages from this sender; see Retry-After"},
         422: {"model": ErrorBody, "description": "Invalid request (empty text, bad sender_id, not JSON, ...)"},
-        503: {"model": ErrorBody, "description": "Storage unavailable; the message was not accepted"},
+        503: {"model": ErrorBody, "description": "Storage or records unavailable; the message was not accepted"},
     },
 )
 async def post_message(body: WebchatMessageIn, response: Response, services: ServicesDep) -> WebchatMessageOut:
@@ -102,7 +124,7 @@ async def post_message(body: WebchatMessageIn, response: Response, services: Ser
         raise ApiError(413, "metadata_too_large", f"metadata is over {MAX_METADATA_CHARS} characters as JSON")
 
     await services.limiter.enforce(f"{CHANNEL}:{body.sender_id}")
-    customer_id = await webchat_customer(services, body.sender_id)
+    customer_id = await webchat_customer(services, body.sender_id, body.identity)
     outcome = await services.dispatcher.handle(
         channel=CHANNEL, sender_id=body.sender_id, text=text, metadata=metadata, customer_id=customer_id
     )
@@ -121,7 +143,7 @@ async def post_message(body: WebchatMessageIn, response: Response, services: Ser
         replies = [_reply_out(r) for r in [*outcome.replies, *copies]]
     else:
         response.status_code = 202
-        replies = [ReplyOut(text=DELAYED_ANSWER[message.lang])]
+        replies = [ReplyOut(text=DELAYED_ANSWER.say(message.lang, outcome.tone))]
     return WebchatMessageOut(
         message_id=message.message_id,
         sender_id=body.sender_id,
@@ -147,9 +169,16 @@ async def get_history(
     return HistoryOut(sender_id=sender_id, messages=messages)
 
 
-async def webchat_customer(services: Services, sender_id: str) -> str:
-    """The customer behind a widget's visitor id (created on first sight); the webchat is their last channel."""
-    customer_id = await services.customers.resolve(channel_key("web", sender_id))
+async def webchat_customer(services: Services, sender_id: str, identity: str | None = None) -> str:
+    """The customer behind a widget's visitor id: the one a signed site identity names (raises ``ApiError`` when
+    the token cannot be used), else the one the visitor id points at (created on first sight); the webchat is
+    their last channel."""
+    if identity:
+        customer_id = await customer_for_site_identity(
+            services.customers, services.records, sender_id, identity, services.settings.webchat_identity_secret
+        )
+    else:
+        customer_id = await services.customers.resolve(channel_key("web", sender_id))
     await services.customers.update_profile(customer_id, last_channel=CHANNEL, webchat_id=sender_id)
     return customer_id
 
@@ -182,7 +211,11 @@ def _entries(outcome: Outcome, copies: list[BotReply]) -> list[HistoryEntry]:
         lang=message.lang,
         text=message.text,
     )
-    replies = [*outcome.replies, *copies] if outcome.delivered else [BotReply(text=DELAYED_ANSWER[message.lang])]
+    replies = (
+        [*outcome.replies, *copies]
+        if outcome.delivered
+        else [BotReply(text=DELAYED_ANSWER.say(message.lang, outcome.tone))]
+    )
     return [customer] + [
         entry_from_reply(
             r,
@@ -197,23 +230,39 @@ def _entries(outcome: Outcome, copies: list[BotReply]) -> list[HistoryEntry]:
 
 
 @ws_router.websocket("/api/v1/webchat/ws")
-async def webchat_socket(websocket: WebSocket, sender_id: str = "") -> None:
-    """The widget's live connection: history on connect, replies, operator lines, typing. Frames are JSON:
+async def webchat_socket(websocket: WebSocket, sender_id: str = "", identity: str = "") -> None:
+    """The widget's live connection: history on connect, replies, operator lines, typing. Query: ``sender_id``,
+    and ``identity``, the website's signed token (as in POST /api/v1/webchat/messages). Frames are JSON:
     client -> {"type": "message", "text", "client_id"?} | {"type": "ping"}; server -> {"type": "history",
     "messages"} | {"type": "message", "entry", "client_id"?} | {"type": "typing", "on"} | {"type": "error",
-    "code", "detail"} | {"type": "pong"}."""
+    "code", "detail"} | {"type": "pong"}. A refused identity: an error frame with the HTTP route's code
+    (identity_not_configured, identity_invalid, identity_expired, unknown_customer), then close 1008; the
+    records unavailable: close 1011."""
     services: Services = websocket.app.state.services
     await websocket.accept()
     if not re.fullmatch(SENDER_ID_PATTERN, sender_id):
         await websocket.close(WS_POLICY_VIOLATION, "sender_id: 1-128 of A-Z a-z 0-9 _ . : -")
         return
+    if len(identity) > MAX_IDENTITY_CHARS:
+        await websocket.close(WS_POLICY_VIOLATION, f"identity: at most {MAX_IDENTITY_CHARS} characters")
+        return
     try:
-        customer_id = await webchat_customer(services, sender_id)
+        customer_id = await webchat_customer(services, sender_id, identity)
         history = await services.inbox.history(customer_id, 100)
         pubsub = services.redis.pubsub()
         await pubsub.subscribe(redis_keys.conversation_events(customer_id))
     except RedisError:
         await websocket.close(WS_UNAVAILABLE, "storage unavailable, retry shortly")
+        return
+    except ApiError as exc:
+        if exc.status_code >= 500:
+            await websocket.close(WS_UNAVAILABLE, "customer records unavailable, retry shortly")
+            return
+        # the frame first: a close reason is cut at 123 bytes, and the widget reads the code from the frame
+        await websocket.send_text(
+            json.dumps({"type": "error", "code": exc.error, "detail": exc.detail}, ensure_ascii=False)
+        )
+        await websocket.close(WS_POLICY_VIOLATION, exc.error)
         return
     send_lock = asyncio.Lock()
 

@@ -7,9 +7,10 @@ follows the customer between channels.
 
 Linking two channel keys to one customer merges what the service knows about them, so it is done only on
 identities a channel has verified: the number a call comes from (the telephone network), the number a Telegram
-user shares with the "share my contact" button (Telegram checks it is theirs), an SMS sender. A phone number
-or email *typed* in a chat is only stored as a contact of that customer (where to send instructions or
-documents): anyone can type anyone's number, and linking on it would show a stranger that person's history.
+user shares with the "share my contact" button (Telegram checks it is theirs), an SMS sender, the customer the
+company's website signs a token for in its chat (zabota/site_identity.py: the site knows who is logged in). A
+phone number or email *typed* in a chat is only stored as a contact of that customer (where to send instructions
+or documents): anyone can type anyone's number, and linking on it would show a stranger that person's history.
 """
 
 from __future__ import annotations

@@ -16,8 +16,9 @@ from typing import Any
 import gateway_testkit
 import httpx
 import pytest
+import redis as redis_sync
 import sqlalchemy
-from gateway_testkit import AppContext, FakeRasa, StartApp, make_settings, serve_fake_rasa
+from gateway_testkit import AppContext, FakeRasa, StartApp, make_settings, serve_fake_rasa, sync_redis
 from redis.asyncio import Redis
 
 from gateway.app import create_app
@@ -72,3 +73,10 @@ async def start_app(redis: Redis) -> AsyncIterator[StartApp]:
                 yield AppContext(app, client)
 
     yield _start
+
+
+@pytest.fixture
+def store(key_prefix: str) -> Iterator[redis_sync.Redis]:
+    """A synchronous client on the test's key prefix, for tests that drive the app with Starlette's TestClient."""
+    with sync_redis(key_prefix) as client:
+        yield client

@@ -72,3 +72,18 @@ def test_invalid_values_are_rejected(monkeypatch: pytest.MonkeyPatch, name: str,
     monkeypatch.setenv(name, value)
     with pytest.raises(ValidationError):
         GatewaySettings()  # type: ignore[call-arg]
+
+
+def test_site_identity_is_off_unless_a_long_enough_secret_is_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RASA_TOKEN", "s3cret")
+    monkeypatch.delenv("WEBCHAT_IDENTITY_SECRET", raising=False)
+    assert GatewaySettings().webchat_identity_secret is None  # type: ignore[call-arg]
+    monkeypatch.setenv("WEBCHAT_IDENTITY_SECRET", "")  # docker-compose passes an unset variable as empty
+    assert GatewaySettings().webchat_identity_secret is None  # type: ignore[call-arg]
+    monkeypatch.setenv("WEBCHAT_IDENTITY_SECRET", "k" * 32)
+    secret = GatewaySettings().webchat_identity_secret  # type: ignore[call-arg]
+    assert secret is not None and secret.get_secret_value() == "k" * 32
+    monkeypatch.setenv("WEBCHAT_IDENTITY_SECRET", "too-short-secret")
+    with pytest.raises(ValidationError, match="webchat_identity_secret") as refused:
+        GatewaySettings()  # type: ignore[call-arg]
+    assert "too-short-secret" not in str(refused.value)  # a refused secret is never echoed

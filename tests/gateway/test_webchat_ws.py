@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 import redis as redis_sync
-from gateway_testkit import OPERATOR_TOKEN, FakeRasa, bearer, make_settings, sync_redis, ws_receive
+from gateway_testkit import OPERATOR_TOKEN, FakeRasa, bearer, make_settings, ws_receive
 from starlette.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
@@ -23,12 +23,6 @@ WS = "/api/v1/webchat/ws"
 API = "/api/v1/operator"
 
 StartClient = Callable[..., Any]
-
-
-@pytest.fixture
-def store(key_prefix: str) -> Iterator[redis_sync.Redis]:
-    with sync_redis(key_prefix) as client:
-        yield client
 
 
 @pytest.fixture

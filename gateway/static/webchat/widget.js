@@ -5,6 +5,9 @@
  *
  * data-lang      "ru" | "en"; default from navigator.language (a choice made with the RU/EN toggle wins)
  * data-gateway   base URL of the gateway; default: the origin this script was loaded from
+ * data-identity  the customer's signed site identity, when they are logged in on the page's site (the token
+ *                the site's server signs, zabota/site_identity.py); or window.zabotaIdentity, a string or a
+ *                function returning one (asked before each connect and send, so the page can renew it)
  *
  * Plain JavaScript, no dependencies. Everything lives in an open shadow root, so the host page's CSS cannot
  * break the widget and the widget's CSS cannot leak into the page. Text from the server is only ever put
@@ -28,6 +31,15 @@
   const KEY_SENDER = "zabota.sender_id";
   const KEY_LANG = "zabota.lang";
   const KEY_OPEN = "zabota.panel_open";
+  const KEY_SUBJECT = "zabota.identity_subject";
+  // What the gateway answers a token it cannot use with: the widget then chats without it (an anonymous
+  // visitor) rather than leave the customer unable to write; the page's developer sees a console warning.
+  const IDENTITY_REFUSALS = new Set([
+    "identity_not_configured",
+    "identity_invalid",
+    "identity_expired",
+    "unknown_customer",
+  ]);
 
   const STRINGS = {
     ru: {
@@ -130,6 +142,43 @@
     const h = Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
     return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
   }
+
+  // ---------------------------------------------------------------- signed site identity
+
+  // Off for the rest of the page once the gateway refused a token: a renewed one (a function) is tried only
+  // until then, so a site that keeps signing unusable tokens cannot make the widget reconnect in a loop.
+  let identityOff = false;
+
+  function currentIdentity() {
+    let token = null;
+    try {
+      const source = window.zabotaIdentity;
+      token = typeof source === "function" ? source() : source;
+    } catch (_) {
+      token = null;
+    }
+    if (typeof token !== "string" || !token) token = (script && script.dataset.identity) || null;
+    return token && !identityOff ? token : null;
+  }
+
+  function refuseIdentity(code) {
+    identityOff = true;
+    console.warn(`zabota: the gateway refused the site identity (${code}); chatting without it`);
+  }
+
+  /** "v1.<external_id>.<expires>.<mac>": who the site says is logged in (the id may hold dots). */
+  function identitySubject(token) {
+    const parts = token ? token.split(".") : [];
+    return parts.length >= 4 ? parts.slice(1, -2).join(".") : "";
+  }
+
+  // The visitor id is the key to the conversation. When the customer who was logged in is not any more (logged
+  // out, or someone else logged in on this browser), a new visitor id: their conversation must not show to
+  // whoever uses this browser next. From anonymous to logged in, the visitor id stays.
+  const subject = identitySubject(currentIdentity());
+  const lastSubject = storage.get(KEY_SUBJECT) || "";
+  if (lastSubject && lastSubject !== subject) storage.remove(KEY_SENDER);
+  if (subject !== lastSubject) storage.set(KEY_SUBJECT, subject);
 
   const hadConversation = storage.get(KEY_SENDER) !== null;
   const senderId = (() => {
@@ -812,11 +861,14 @@
   async function sendHttp(p) {
     setTyping(true);
     let response;
+    const identity = currentIdentity();
+    const payload = { sender_id: senderId, text: p.text };
+    if (identity) payload.identity = identity;
     try {
       response = await fetch(`${gatewayBase}/api/v1/webchat/messages`, {
         method: "POST",
         headers: { "Content-Type": "application/json", Accept: "application/json" },
-        body: JSON.stringify({ sender_id: senderId, text: p.text }),
+        body: JSON.stringify(payload),
       });
     } catch (_) {
       setTyping(false);
@@ -825,6 +877,11 @@
     }
     const body = await response.json().catch(() => null);
     setTyping(false);
+    if (!response.ok && identity && body && IDENTITY_REFUSALS.has(body.error)) {
+      refuseIdentity(body.error); // nothing was stored: the same message again, without the token
+      sendHttp(p);
+      return;
+    }
     if (!response.ok) {
       markFailed(p, errorDetail(body, response.status));
       return;
@@ -873,6 +930,8 @@
     const u = new URL(`${gatewayBase}/api/v1/webchat/ws`);
     u.protocol = u.protocol === "https:" ? "wss:" : "ws:";
     u.searchParams.set("sender_id", senderId);
+    const identity = currentIdentity();
+    if (identity) u.searchParams.set("identity", identity);
     return u.href;
   }
 
@@ -952,6 +1011,10 @@
         setTyping(Boolean(frame.on));
         break;
       case "error":
+        if (IDENTITY_REFUSALS.has(frame.code)) {
+          refuseIdentity(frame.code); // the socket closes; the reconnect goes without it
+          break;
+        }
         showNotice(String(frame.detail || frame.code || "error"));
         // A refused message (too long, rate limited, ...) is not going to be echoed.
         for (const p of pending.filter((q) => q.state === "sending" && q.via === "ws")) {
