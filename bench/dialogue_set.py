@@ -12,28 +12,32 @@ Each file is a YAML list of dialogues::
       channel: webchat                # webchat | telegram | voice | sms
       kind: routine                   # routine | sensitive | outreach | consent
       note: why this dialogue exists
-      profile: {...}                  # optional: POST /api/v1/customers before the dialogue (not on webchat)
+      profile: {...}                  # optional: POST /api/v1/customers before the dialogue (webchat: logged_in)
+      logged_in: true                 # optional, webchat with a profile only: logged in on the company's site
       history: [...]                  # optional: earlier contacts, POST /api/v1/customers/{id}/contacts
       outreach: {...}                 # outreach and consent only: a trigger event
       turns: [{say, gives, expect_intent}, ...]
       expect: {handoff, resolved, tone, never_asked, deferred, not_sent, sent_channel}
 
 What a field means and which values it takes is in the dataclasses below. Rules the loader enforces beyond
-the values: a webchat visitor is anonymous (no profile is linked to it, so a webchat dialogue has none); history
+the values: a webchat visitor is anonymous (no profile is linked to it, so a webchat dialogue has none) unless
+the customer is logged in on the company's site (``logged_in: true``, webchat with a profile only); history
 needs a profile; ``never_asked`` names only data the service knows - from the profile where the channel links
-it (voice, sms, telegram: the profile's first phone is the caller, the SMS sender, the contact shared), from an
+it (voice, sms, telegram: the profile's first phone is the caller, the SMS sender, the contact shared; webchat
+with ``logged_in``: the site's signed token names the profile's external id), from an
 earlier turn's ``gives`` (a turn that is not the last), or from the outreach event's data; a routine dialogue is
 resolved with no handoff, a sensitive one is handed to a person; phones, account numbers and emails are each in
 one profile only (the service does not guess between two records with the same number); a routine dialogue's
 history does not already hold its problem twice within the recurring week (that would escalate it).
 
 How the expectations were set: ``tone`` is what zabota/tone/rules.yml chooses (first matching rule) from the
-channel, the linked profile's segment and age band (none for webchat) and whether the case is sensitive (a
-sensitive catalog intent, or a security check answered "no"); ``deferred`` and the outreach channel are what
-zabota/outreach/planning.py gives for the profile, its opt-outs and ``local_time``. tests/bench/test_dialogue_set.py
-checks both against those rules, so an edited rule file shows here first. ``resolved: true`` on an outreach with
-no turns means only that nothing needs a person. ``gives`` is checked against the text where the datum has a
-form (an order id's 7 digits, an account's 12, a phone, an email); dates, amounts and addresses are free text.
+channel, the linked profile's segment and age band (none for an anonymous webchat visitor) and whether the case is
+sensitive (a sensitive catalog intent, or a security check answered "no"); ``deferred`` and the outreach channel are
+what zabota/outreach/planning.py gives for the profile, its opt-outs and ``local_time``.
+tests/bench/test_dialogue_set.py checks both against those rules, so an edited rule file shows here first.
+``resolved: true`` on an outreach with no turns means only that nothing needs a person. ``gives`` is checked against
+the text where the datum has a form (an order id's 7 digits, an account's 12, a phone, an email); dates, amounts and
+addresses are free text.
 
 Additions to the schema the player relies on (kept minimal):
 
@@ -52,6 +56,10 @@ Additions to the schema the player relies on (kept minimal):
   time zone in which it is ``night`` (23:00) or ``day`` (13:00) at run time.
 - a ``telegram`` outreach dialogue needs the customer's Telegram chat linked (the player shares the contact of
   the profile's first phone first), since the service can write only to a chat it knows.
+- ``logged_in: true`` (webchat only, and only with a profile): the customer is logged in on the company's site,
+  so the player sends every webchat message with ``identity``, a token signed for the profile's external id
+  (zabota/site_identity.py, docs/webchat-identity.md) with the gateway's ``WEBCHAT_IDENTITY_SECRET``; the
+  profile is then linked as in voice, sms and telegram (``linked_profile``), and needs no phone to be found.
 
 ``python -m bench.dialogue_set`` prints the set's composition.
 """
@@ -244,12 +252,23 @@ class Dialogue:
     profile: Profile | None = None
     history: tuple[HistoryItem, ...] = ()
     outreach: OutreachStep | None = None
+    # webchat only: the customer is logged in on the company's site, the widget sends its signed identity
+    logged_in: bool = False
     source: str = field(default="", compare=False)  # the file it came from
 
     @property
     def linked_profile(self) -> Profile | None:
-        """The profile the service sees in this dialogue's channel (none for an anonymous webchat visitor)."""
-        return self.profile if self.channel in LINKED_CHANNELS else None
+        """The profile the service sees in this dialogue's channel: by the first phone (voice, sms, telegram), by
+        the site's signed identity (webchat, logged in); none for an anonymous webchat visitor."""
+        if self.channel in LINKED_CHANNELS or (self.channel == "webchat" and self.logged_in):
+            return self.profile
+        return None
+
+    @property
+    def external_id(self) -> str:
+        """The company's id of this dialogue's customer (the profile's ``external_id``): one per dialogue, so a
+        rerun updates the same customer; the site identity token of a logged-in webchat customer names it."""
+        return f"eval-{self.id}"
 
     @property
     def outreach_channel(self) -> str | None:
@@ -535,7 +554,7 @@ def _expectation(where: _Where, raw: object, kind: str) -> Expectation:
 
 
 _DIALOGUE_KEYS = {"id", "lang", "channel", "kind", "note", "turns", "expect"}
-_DIALOGUE_OPTIONAL = {"profile", "history", "outreach"}
+_DIALOGUE_OPTIONAL = {"profile", "history", "outreach", "logged_in"}
 
 
 def parse_dialogue(raw: object, path: Path, position: int) -> Dialogue:
@@ -554,6 +573,7 @@ def parse_dialogue(raw: object, path: Path, position: int) -> Dialogue:
     outreach = None if data.get("outreach") is None else _outreach(where, data["outreach"])
     turns = _turns(where, data["turns"], intents)
     expect = _expectation(where, data["expect"], kind)
+    logged_in = _bool(where, "logged_in", data.get("logged_in", False))
     dialogue = Dialogue(
         id=data["id"],
         lang=cast(Lang, _choice(where, "lang", data["lang"], get_args(Lang))),
@@ -565,6 +585,7 @@ def parse_dialogue(raw: object, path: Path, position: int) -> Dialogue:
         profile=profile,
         history=history,
         outreach=outreach,
+        logged_in=logged_in,
         source=path.name,
     )
     _check_sense(where, dialogue)
@@ -592,8 +613,16 @@ def _known(dialogue: Dialogue) -> set[str]:
 def _check_sense(where: _Where, d: Dialogue) -> None:
     """The rules that tie the fields together (the module docstring)."""
     intents = load_catalog().intents
-    if d.channel == "webchat" and d.profile is not None:
-        raise where.error("profile", "a webchat visitor is anonymous: no profile is linked to it")
+    if d.logged_in and d.channel != "webchat":
+        raise where.error(
+            "logged_in", f"only a webchat customer logs in on the company's site; {d.channel} links by the phone"
+        )
+    if d.logged_in and d.profile is None:
+        raise where.error("logged_in", "a logged-in customer is one the records hold: add their profile")
+    if d.channel == "webchat" and d.profile is not None and not d.logged_in:
+        raise where.error(
+            "profile", "a webchat visitor is anonymous: no profile is linked to it unless logged_in: true"
+        )
     if d.history and d.profile is None:
         raise where.error("history", "earlier contacts need a profile")
     if d.channel in LINKED_CHANNELS and d.profile is not None and not d.profile.phones:
@@ -709,8 +738,11 @@ def _identifiers(dialogue: Dialogue) -> list[tuple[str, str]]:
 
 def composition(dialogues: Sequence[Dialogue]) -> dict[str, int]:
     """Counts: ``total``; ``kind.<kind>``, ``channel.<channel>``, ``lang.<lang>``; ``routine.channel.<channel>``
-    (the routine dialogues per channel); ``profile``, ``history``, ``never_asked`` (dialogues with one)."""
-    counts: Counter[str] = Counter({"total": len(dialogues), "profile": 0, "history": 0, "never_asked": 0})
+    (the routine dialogues per channel); ``profile``, ``history``, ``never_asked`` (dialogues with one);
+    ``logged_in`` (webchat dialogues of a customer logged in on the site)."""
+    counts: Counter[str] = Counter(
+        {"total": len(dialogues), "profile": 0, "history": 0, "never_asked": 0, "logged_in": 0}
+    )
     for name, values in (("kind", get_args(Kind)), ("channel", get_args(Channel)), ("lang", get_args(Lang))):
         for value in values:
             counts[f"{name}.{value}"] = 0
@@ -725,6 +757,7 @@ def composition(dialogues: Sequence[Dialogue]) -> dict[str, int]:
         counts["profile"] += d.profile is not None
         counts["history"] += bool(d.history)
         counts["never_asked"] += bool(d.expect.never_asked)
+        counts["logged_in"] += d.logged_in
     return dict(counts)
 
 

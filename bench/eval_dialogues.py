@@ -8,7 +8,10 @@ Bot API, Twilio, an SMTP server, tests/fakes), then plays each dialogue of bench
 through the public APIs alone:
 
 - its profile and history through ``POST /api/v1/customers`` and ``/customers/{id}/contacts`` (lead token);
-- its turns through the channel's own entry: ``POST /api/v1/webchat/messages``, Telegram's webhook (a linked
+- its turns through the channel's own entry: ``POST /api/v1/webchat/messages`` (a customer logged in on the
+  company's site, ``logged_in: true``, sends each message with ``identity``: a token signed for the profile's
+  external id with the gateway's ``WEBCHAT_IDENTITY_SECRET``, zabota/site_identity.py; a refused token is a
+  problem of the dialogue, and the message goes again without it, as the widget does), Telegram's webhook (a linked
   customer shares the profile's phone first), ``POST /api/v1/voice/events`` (the caller is the profile's phone),
   Twilio's signed SMS webhook (the sender is the profile's phone);
 - its outreach through ``POST /api/v1/outreach/events`` (the profile's time zone chosen so that it is night or
@@ -42,6 +45,7 @@ import hashlib
 import json
 import random
 import re
+import secrets
 import sys
 import tempfile
 import time
@@ -161,6 +165,7 @@ class Service:
     telegram: Any  # tests.fakes.telegram_api.FakeTelegram
     twilio: Any  # tests.fakes.twilio_api.FakeTwilio
     smtp: Any  # tests.fakes.smtp_server.FakeSmtp
+    identity_secret: str  # WEBCHAT_IDENTITY_SECRET: what the company's site signs its logged-in customer with
 
 
 def _digest(token: str) -> str:
@@ -175,6 +180,7 @@ def running_service() -> Iterator[Service]:
     from zabota.stack import Stack, StackSettings, free_port
 
     lead, operator, voice, outreach, secret = (uuid.uuid4().hex for _ in range(5))
+    identity_secret = secrets.token_hex(32)  # the gateway takes at least 32 characters
     operators = [
         {"id": "lena", "name": "Елена", "role": "lead", "token_sha256": _digest(lead)},
         {"id": "anna", "name": "Анна", "role": "operator", "token_sha256": _digest(operator)},
@@ -212,13 +218,16 @@ def running_service() -> Iterator[Service]:
                 "SMTP_STARTTLS": "false",
                 "PUBLIC_BASE_URL": public,
                 "RATE_LIMIT_PER_MINUTE": "100000",
+                "WEBCHAT_IDENTITY_SECRET": identity_secret,
             },
         )
         stack = Stack(settings)
         try:
             stack.start()
             with httpx.Client(base_url=stack.gateway_url, timeout=120) as client:
-                yield Service(client, public, lead, operator, voice, outreach, secret, telegram, twilio, smtp)
+                yield Service(
+                    client, public, lead, operator, voice, outreach, secret, telegram, twilio, smtp, identity_secret
+                )
         finally:
             stack.stop()
 
@@ -233,6 +242,8 @@ class Played:
     outreach_answer: dict[str, Any] | None = None
     outreach_delivered: list[str] = field(default_factory=list)  # channels it reached
     problems: list[str] = field(default_factory=list)
+    # the gateway refused the logged-in customer's site identity at least once (the dialogue is not contained)
+    identity_refused: bool = False
 
 
 def _bearer(token: str) -> dict[str, str]:
@@ -265,7 +276,7 @@ class Player:
         zone = zone_for(dialogue.outreach.local_time, now) if dialogue.outreach is not None else None
         customer_id = None
         if dialogue.profile is not None:
-            body = dialogue.profile.to_api(f"eval-{dialogue.id}", timezone_override=zone)
+            body = dialogue.profile.to_api(dialogue.external_id, timezone_override=zone)
             customer_id = _ok(s.gateway.post("/api/v1/customers", json=body, headers=_bearer(s.lead)), "profile")[
                 "customer_id"
             ]
@@ -324,12 +335,20 @@ class Player:
         if dialogue.outreach is not None and dialogue.kind == "outreach":
             send_outreach()
 
-        for turn in dialogue.turns:
+        for number, turn in enumerate(dialogue.turns, start=1):
             if dialogue.channel == "webchat":
-                body = _ok(
-                    s.gateway.post("/api/v1/webchat/messages", json={"sender_id": web_sender, "text": turn.say}),
-                    "webchat",
-                )
+                message: dict[str, Any] = {"sender_id": web_sender, "text": turn.say}
+                if dialogue.logged_in:
+                    message["identity"] = self._site_identity(dialogue)
+                answer = s.gateway.post("/api/v1/webchat/messages", json=message)
+                if "identity" in message and answer.status_code in (400, 401, 404):
+                    played.identity_refused = True
+                    code = answer.json().get("error") if answer.content else None
+                    played.problems.append(f"turn {number}: site identity refused ({answer.status_code} {code})")
+                    # the widget goes on without the token: the customer is never left unable to write
+                    del message["identity"]
+                    answer = s.gateway.post("/api/v1/webchat/messages", json=message)
+                body = _ok(answer, "webchat")
                 played.replies.append([(str(r.get("text") or ""), False) for r in body.get("replies", [])])
             elif dialogue.channel == "telegram":
                 seen = len(telegram_messages())
@@ -360,6 +379,12 @@ class Player:
             self.s.gateway.get("/api/v1/operator/queue?limit=500", headers=_bearer(self.s.operator)), "queue"
         )["items"]
         return items
+
+    def _site_identity(self, dialogue: Dialogue) -> str:
+        """What the company's site gives the widget of a logged-in customer: a fresh token per page view."""
+        from zabota.site_identity import sign
+
+        return sign(dialogue.external_id, self.s.identity_secret, ttl_seconds=600)
 
     def _tg_headers(self) -> dict[str, str]:
         return {"X-Telegram-Bot-Api-Secret-Token": self.s.telegram_secret}
@@ -454,7 +479,7 @@ def score(played: Played, wording: Wording, total: Score) -> None:
             problems.append(f"handoff {best or 'none'}, expected {expect.handoff}")
     if d.kind == "routine":
         total.routine += 1
-        if best is None and not missed and asked == 0:
+        if best is None and not missed and asked == 0 and not played.identity_refused:
             total.contained += 1
     answer = played.outreach_answer
     if d.outreach is not None and answer is not None:

@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import copy
 import csv
+import json
+import random
 from collections import Counter
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import yaml
 
@@ -27,11 +30,14 @@ from bench.dialogue_set import (
     resolve_value,
     zone_for,
 )
+from bench.eval_dialogues import Player, Service, Wording, load_variants, score
+from bench.eval_dialogues import Score as EvalScore
 from bench.heldout import ROOT, normalise, training_texts
 from zabota.catalog import load_catalog
 from zabota.channels.policy import ContactProfile
 from zabota.outreach.planning import NotSent, OutreachEvent, Recipient, load_outreach_rules, plan
 from zabota.records.opt_out import consent_request
+from zabota.site_identity import verify
 from zabota.tone.rules import ToneFacts, load_tone_rules
 
 
@@ -345,6 +351,9 @@ OUTREACH = {
         (_with("expect.never_asked", ["email"]), "expect.never_asked"),
         ({**_with("channel", "webchat"), "profile": None, "history": []}, "expect.never_asked"),
         (_with("channel", "webchat"), "profile"),
+        (_with("logged_in", True), "logged_in"),  # a telegram dialogue: linked by the phone, no site login
+        ({**_with("channel", "webchat"), "logged_in": "yes"}, "logged_in"),
+        ({**_with("channel", "webchat"), "logged_in": True, "profile": None}, "logged_in"),
         ({**GOOD, "profile": None, "history": [{"channel": "sms", "days_ago": 1}]}, "history"),
         ({**GOOD, "history": [{"channel": "fax", "days_ago": 1}]}, "history[1].channel"),
         ({**GOOD, "history": [{"channel": "sms", "days_ago": -2}]}, "history[1].days_ago"),
@@ -426,3 +435,146 @@ def test_an_empty_directory_is_refused(tmp_path: Path) -> None:
 def test_the_default_directory_is_the_repository_set() -> None:
     assert DEFAULT_DIR == ROOT / "bench" / "data" / "dialogues"
     assert {p.name for p in DEFAULT_DIR.glob("*.yml")} >= {"routine_ru.yml", "routine_en.yml", "sensitive.yml"}
+
+
+# --- a customer logged in on the company's site (webchat, logged_in) ----------------------------------------
+
+LOGGED_IN: dict[str, Any] = {
+    **GOOD,
+    "id": "ru-web-test-logged-01",
+    "channel": "webchat",
+    "logged_in": True,
+    "profile": {**GOOD["profile"], "age_band": "18-24"},
+    "turns": [{"say": "какой у меня номер лицевого счёта", "expect_intent": "account_number"}],
+    "expect": {"handoff": "none", "resolved": True, "tone": "friendly", "never_asked": ["phone", "account_number"]},
+}
+
+
+def test_a_logged_in_webchat_customer_is_linked_to_the_profile(tmp_path: Path) -> None:
+    _write(tmp_path, "one.yml", [LOGGED_IN])
+    (dialogue,) = load_dialogues(tmp_path)
+    assert dialogue.logged_in is True
+    assert dialogue.linked_profile is dialogue.profile is not None
+    assert dialogue.external_id == "eval-ru-web-test-logged-01"
+    assert composition([dialogue])["logged_in"] == 1
+
+
+def test_an_anonymous_webchat_visitor_is_linked_to_nobody(tmp_path: Path) -> None:
+    anonymous = {**LOGGED_IN, "profile": None, "expect": {**LOGGED_IN["expect"], "never_asked": [], "tone": "neutral"}}
+    del anonymous["logged_in"]
+    _write(tmp_path, "one.yml", [anonymous])
+    (dialogue,) = load_dialogues(tmp_path)
+    assert dialogue.logged_in is False and dialogue.linked_profile is None
+
+
+def test_the_logged_in_webchat_set_loads_with_its_mix(dialogues: list[Dialogue]) -> None:
+    logged = [d for d in dialogues if d.source == "webchat_logged_in.yml"]
+    assert len(logged) == 8
+    assert all(d.logged_in and d.channel == "webchat" and d.profile is not None for d in logged)
+    assert [d for d in dialogues if d.logged_in] == logged
+    assert {d.lang for d in logged} == {"ru", "en"}
+    intents = {(t.expect_intent, datum) for d in logged for t in d.turns for datum in d.expect.never_asked}
+    # the phone the account number form would ask of an anonymous visitor; the email a document goes to
+    assert ("account_number", "phone") in intents
+    assert ("documents_request", "email") in intents
+    assert ("check_balance", "account_number") in intents
+    recurring = [d for d in logged if _recurring(d)]
+    assert len(recurring) >= 2
+    assert all({h.channel for h in d.history} - {"webchat"} for d in recurring)  # earlier contacts elsewhere
+    tones = {(d.profile.segment, d.profile.age_band, d.expect.tone) for d in logged if d.profile is not None}
+    assert {tone for segment, _, tone in tones if segment == "b2b"} == {"formal"}
+    assert {tone for _, band, tone in tones if band in ("55-64", "65+")} == {"formal"}
+    assert any(band in ("18-24", "25-34") and tone == "friendly" for _, band, tone in tones)
+
+
+# --- the player sends the logged-in customer's signed identity ----------------------------------------------
+
+
+def _fake_gateway(refuse: int = 0) -> tuple[httpx.Client, list[dict[str, Any]]]:
+    """A gateway that takes the customer, answers each webchat message and refuses the first ``refuse``
+    identities (401 identity_invalid)."""
+    sent: list[dict[str, Any]] = []
+    refusals = [refuse]
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        path = request.url.path
+        if path == "/api/v1/customers":
+            return httpx.Response(200, json={"customer_id": "c-1"})
+        if path == "/api/v1/operator/queue":
+            return httpx.Response(200, json={"items": []})
+        if path == "/api/v1/webchat/messages":
+            body = json.loads(request.content)
+            sent.append(body)
+            if body.get("identity") and refusals[0] > 0:
+                refusals[0] -= 1
+                return httpx.Response(401, json={"error": "identity_invalid", "detail": "no"})
+            return httpx.Response(200, json={"replies": [{"text": "ok"}]})
+        return httpx.Response(404, json={"error": "not_found", "detail": path})
+
+    return httpx.Client(base_url="http://gateway", transport=httpx.MockTransport(handle)), sent
+
+
+def _service(client: httpx.Client, secret: str) -> Service:
+    return Service(client, "http://gateway", "lead", "op", "voice", "out", "tg", None, None, None, secret)
+
+
+def test_the_player_signs_every_webchat_message_of_a_logged_in_customer(tmp_path: Path) -> None:
+    secret = "s" * 64
+    _write(tmp_path, "one.yml", [{**LOGGED_IN, "turns": LOGGED_IN["turns"] + [{"say": "спасибо"}]}])
+    (dialogue,) = load_dialogues(tmp_path)
+    client, sent = _fake_gateway()
+    played = Player(_service(client, secret), random.Random(1)).play(dialogue)
+    assert len(sent) == 2 and len({m["sender_id"] for m in sent}) == 1
+    assert all(verify(m["identity"], secret).external_id == dialogue.external_id for m in sent)
+    assert played.problems == [] and not played.identity_refused
+
+
+def test_an_anonymous_visitor_sends_no_identity(tmp_path: Path) -> None:
+    anonymous = {**LOGGED_IN, "profile": None, "expect": {**LOGGED_IN["expect"], "never_asked": [], "tone": "neutral"}}
+    del anonymous["logged_in"]
+    _write(tmp_path, "one.yml", [anonymous])
+    (dialogue,) = load_dialogues(tmp_path)
+    client, sent = _fake_gateway()
+    Player(_service(client, "s" * 64), random.Random(1)).play(dialogue)
+    assert [m.get("identity") for m in sent] == [None]
+
+
+def test_a_refused_identity_is_a_problem_and_the_message_goes_again_without_it(tmp_path: Path) -> None:
+    _write(tmp_path, "one.yml", [LOGGED_IN])
+    (dialogue,) = load_dialogues(tmp_path)
+    client, sent = _fake_gateway(refuse=1)
+    played = Player(_service(client, "s" * 64), random.Random(1)).play(dialogue)
+    assert [bool(m.get("identity")) for m in sent] == [True, False]
+    assert played.identity_refused
+    assert played.problems == ["turn 1: site identity refused (401 identity_invalid)"]
+    total = EvalScore()
+    score(played, Wording(load_variants()), total)
+    assert total.routine == 1 and total.contained == 0
+
+
+def test_the_player_gives_the_gateway_the_secret_it_signs_with(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The stack the player starts has WEBCHAT_IDENTITY_SECRET, long enough for the gateway, and the player signs
+    with that same secret (the stack itself is not started here)."""
+    import zabota.stack
+    from bench.eval_dialogues import running_service
+    from gateway.settings import MIN_IDENTITY_SECRET_CHARS
+
+    started: list[Any] = []
+
+    class NoStack:
+        def __init__(self, settings: Any) -> None:
+            self.settings = settings
+            self.gateway_url = "http://127.0.0.1:9"
+
+        def start(self) -> None:
+            started.append(self.settings)
+
+        def stop(self) -> None:
+            pass
+
+    monkeypatch.setattr(zabota.stack, "Stack", NoStack)
+    with running_service() as service:
+        (settings,) = started
+        secret = settings.extra_env["WEBCHAT_IDENTITY_SECRET"]
+        assert secret == service.identity_secret
+        assert len(secret) >= MIN_IDENTITY_SECRET_CHARS
