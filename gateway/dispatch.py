@@ -439,10 +439,12 @@ class Dispatcher:
         if self._records is not None:
             since = datetime.fromtimestamp(now - redis_keys.CUSTOMER_INTENTS_WINDOW_SECONDS, UTC)
             try:
-                return await self._records.intent_occasions(customer_id, since, exclude_contact=pointer.contact_id)
+                return await self._records.intent_occasions(
+                    customer_id, since, exclude_contact=pointer.contact_id, problem_of=self._engine.problem_of
+                )
             except (SQLAlchemyError, OSError) as exc:
                 log.error("records.history_unavailable", customer=mask_for_log(customer_id), error=type(exc).__name__)
-        return await self._customers.recent_intents(customer_id, now)
+        return await self._customers.recent_intents(customer_id, now, self._engine.problem_of)
 
     async def _record_contact(
         self, message: InboundMessage, contact: ContactData, record: CustomerRecord | None

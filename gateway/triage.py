@@ -88,6 +88,11 @@ class TriageEngine:
         self._kb = kb
         self._channels = channels
 
+    @property
+    def problem_of(self) -> dict[str, str]:
+        """intent -> the key of the problem it is one with, for counting the recurring rule's occasions."""
+        return self._policy.problem_of
+
     async def warm_up(self) -> None:
         """Load the spaCy pipelines before the first customer waits for them."""
         await asyncio.to_thread(self._detector.detect, "проверка", "ru")

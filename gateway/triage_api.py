@@ -156,7 +156,7 @@ async def triage(body: TriageIn, services: Annotated[Services, Depends(get_servi
     if customer is not None:
         # Read only: the same state the live path would use for this customer's next message.
         state = await services.dispatcher.states.get(customer)
-        recent = await services.customers.recent_intents(customer, time.time())
+        recent = await services.customers.recent_intents(customer, time.time(), services.engine.problem_of)
         context = state.context(channel, recent)
         profile = await services.customers.profile(customer)
     try:

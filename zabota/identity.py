@@ -16,6 +16,7 @@ or documents): anyone can type anyone's number, and linking on it would show a s
 from __future__ import annotations
 
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -169,11 +170,15 @@ class CustomerDirectory:
             pipe.expire(key, window)
             await pipe.execute()
 
-    async def recent_intents(self, customer_id: str, now: float) -> dict[str, int]:
-        """intent -> on how many separate occasions in the last seven days the customer raised it.
+    async def recent_intents(
+        self, customer_id: str, now: float, problem_of: Mapping[str, str] | None = None
+    ) -> dict[str, int]:
+        """intent -> on how many separate occasions in the last seven days the customer raised it; with
+        ``problem_of`` (intent -> its problem's key), each problem's key too, its intents' messages together.
 
         Messages of one intent less than ``EPISODE_GAP_SECONDS`` apart are one occasion: a customer who repeats
         «интернет не работает» three times in a minute has one problem once, not a recurring one."""
+        problem_of = problem_of or {}
         key = redis_keys.customer_intents(customer_id)
         rows = await self._redis.zrangebyscore(
             key, now - redis_keys.CUSTOMER_INTENTS_WINDOW_SECONDS, "+inf", withscores=True
@@ -184,8 +189,9 @@ class CustomerDirectory:
             member, score = row[0], float(row[1])
             text = member.decode() if isinstance(member, bytes) else str(member)
             intent = text.split("|", 1)[0]
-            previous = last_seen.get(intent)
-            if previous is None or score - previous >= EPISODE_GAP_SECONDS:
-                counts[intent] = counts.get(intent, 0) + 1
-            last_seen[intent] = score
+            for key in (intent, problem_of[intent]) if intent in problem_of else (intent,):
+                previous = last_seen.get(key)
+                if previous is None or score - previous >= EPISODE_GAP_SECONDS:
+                    counts[key] = counts.get(key, 0) + 1
+                last_seen[key] = score
         return counts

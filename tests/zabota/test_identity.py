@@ -260,6 +260,19 @@ async def test_intents_are_counted_apart(directory: CustomerDirectory) -> None:
     assert await directory.recent_intents(customer, NOW + 4 * HOUR) == {"internet_down": 2, "roaming": 1}
 
 
+async def test_intents_that_are_one_problem_are_one_occasion_together(directory: CustomerDirectory) -> None:
+    customer = "c-0000000000000026"
+    problem_of = {"internet_down": "problem:connection", "internet_slow": "problem:connection"}
+    await directory.record_intent(customer, "internet_down", "m1", NOW)
+    await directory.record_intent(customer, "internet_slow", "m2", NOW + MINUTE)  # the same occasion
+    await directory.record_intent(customer, "internet_slow", "m3", NOW + 3 * HOUR)
+    assert await directory.recent_intents(customer, NOW + 4 * HOUR, problem_of) == {
+        "internet_down": 1,
+        "internet_slow": 2,
+        "problem:connection": 2,
+    }
+
+
 async def test_occasions_older_than_seven_days_are_not_counted(directory: CustomerDirectory) -> None:
     customer = "c-0000000000000014"
     await directory.record_intent(customer, "internet_down", "old", NOW - 8 * DAY)

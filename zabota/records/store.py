@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import get_args
@@ -500,10 +500,17 @@ class CustomerRecords:
         return len(rows)
 
     async def intent_occasions(
-        self, customer_id: str, since: datetime, exclude_contact: str | None = None
+        self,
+        customer_id: str,
+        since: datetime,
+        exclude_contact: str | None = None,
+        problem_of: Mapping[str, str] | None = None,
     ) -> dict[str, int]:
         """intent -> in how many of the customer's contacts since ``since`` it came up (every channel; one
-        contact is one occasion however often it was said there), leaving out ``exclude_contact``."""
+        contact is one occasion however often it was said there), leaving out ``exclude_contact``; with
+        ``problem_of`` (intent -> its problem's key), each problem's key too, once per contact however many of
+        its intents came up there."""
+        problem_of = problem_of or {}
         async with self._sessions() as session:
             rows = await session.scalars(
                 select(Contact.intents).where(Contact.customer_id == customer_id, Contact.started_at >= since)
@@ -514,8 +521,9 @@ class CustomerRecords:
             )
             counts: dict[str, int] = {}
             for intents in rows:
-                for intent in set(intents or ()):
-                    counts[intent] = counts.get(intent, 0) + 1
+                seen = set(intents or ())
+                for key in seen | {problem_of[intent] for intent in seen if intent in problem_of}:
+                    counts[key] = counts.get(key, 0) + 1
         return counts
 
     async def outreach_with_replies(

@@ -88,7 +88,9 @@ class TriageContext:
     low_confidence_streak: int = 0
     # Consecutive knowledge-base answers the customer marked unhelpful (Rasa's kb_unhelpful slot).
     kb_unhelpful: int = 0
-    # intent -> how many earlier conversations/turns of this customer had it in the last 7 days.
+    # intent -> how many earlier conversations/turns of this customer had it in the last 7 days; a group of
+    # intents that are one problem (TriageConfig.same_problem) also under its problem key, counted once per
+    # occasion however many of its intents came up then.
     recent_intents: dict[str, int] = field(default_factory=dict)
     # True when the bot's last turn asked "did this help?" after a knowledge-base answer.
     awaiting_kb_feedback: bool = False

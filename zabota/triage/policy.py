@@ -58,6 +58,10 @@ class TriageConfig:
     # the same problem intent this many times (this one included) within recurring_days escalates
     recurring_count: int = 3
     recurring_days: int = 7  # for whoever fills TriageContext.recent_intents
+    # intents that are one problem for the recurring rule: «интернет пропал» on Monday and «опять всё
+    # тормозит» today are the same bad connection, and the NLU's line between down and slow is not the
+    # customer's. Groups separated by ";", intents in a group by "+"; "" counts each intent on its own.
+    same_problem: str = "internet_down+internet_slow;order_status+delivery_delay"
     anger_escalates: bool = True
     fallback_intent: str = "nlu_fallback"
     complexity_priority: Priority = "p3"
@@ -86,6 +90,21 @@ class TriageConfig:
                 raise ValueError(f"{name} must be at least 1")
         if self.complexity_priority not in PRIORITY_ORDER:
             raise ValueError(f"complexity_priority must be one of {sorted(PRIORITY_ORDER)}")
+        self.problem_of()  # a malformed same_problem fails here, when the settings are read
+
+    def problem_of(self) -> dict[str, str]:
+        """intent -> the key its group of ``same_problem`` is counted under (``problem_key``); intents in no
+        group are not in it."""
+        mapping: dict[str, str] = {}
+        for group in filter(None, (part.strip() for part in self.same_problem.split(";"))):
+            intents = [name.strip() for name in group.split("+")]
+            if len(intents) < 2 or not all(intents):
+                raise ValueError(f"same_problem: {group!r} is not two or more intents joined by '+'")
+            for name in intents:
+                if name in mapping:
+                    raise ValueError(f"same_problem: {name} is in two groups")
+                mapping[name] = problem_key(intents)
+        return mapping
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> TriageConfig:
@@ -115,6 +134,12 @@ class TriageConfig:
         return cls(**values)  # type: ignore[arg-type]
 
 
+def problem_key(intents: Sequence[str]) -> str:
+    """The key a group of intents that are one problem is counted under in ``TriageContext.recent_intents``
+    beside its intents' own (``problem:internet_down+internet_slow``)."""
+    return "problem:" + "+".join(intents)
+
+
 def most_urgent(priorities: Sequence[Priority]) -> Priority:
     return min(priorities, key=lambda p: PRIORITY_ORDER[p])
 
@@ -135,6 +160,10 @@ class TriagePolicy:
     ) -> None:
         self.catalog = catalog
         self.config = config or TriageConfig()
+        self.problem_of = self.config.problem_of()
+        unknown = sorted(name for name in self.problem_of if catalog.intent(name) is None)
+        if unknown:
+            raise ValueError(f"same_problem names intents the catalog does not have: {', '.join(unknown)}")
         self.cues = cues
         self.vetoes = vetoes
 
@@ -218,9 +247,10 @@ class TriagePolicy:
             complexity.append(
                 Reason("kb_unhelpful", f"knowledge-base answer unhelpful {context.kb_unhelpful + 1} times")
             )
-        if intent is not None and self._recurring(intent, context):
-            times = context.recent_intents.get(intent.name, 0) + 1
-            complexity.append(Reason("recurring", f"{intent.name} {times} times within {cfg.recurring_days} days"))
+        if intent is not None and (earlier := self._recurring(intent, context)):
+            group = self.problem_of.get(intent.name)
+            what = intent.name if group is None else f"{intent.name} ({group.removeprefix('problem:')})"
+            complexity.append(Reason("recurring", f"{what} {earlier + 1} times within {cfg.recurring_days} days"))
         if anger is not None and cfg.anger_escalates:
             complexity.append(Reason("anger", f"signal anger: '{anger.evidence}'"))
         if leaving is not None and not (intent is not None and intent.name == CANCEL_CONTRACT and intent_escalates):
@@ -309,10 +339,16 @@ class TriagePolicy:
             return not any(s.kind != "anger" for s in signals)
         return False
 
-    def _recurring(self, intent: Intent, context: TriageContext) -> bool:
+    def _recurring(self, intent: Intent, context: TriageContext) -> int:
+        """The earlier occasions of this problem when they make it recurring, else 0: the intent's own, or its
+        ``same_problem`` group's when that is more (a contact that named two of its intents counts once)."""
         if intent.handling not in PROBLEM_HANDLING:
-            return False
-        return context.recent_intents.get(intent.name, 0) >= self.config.recurring_count - 1
+            return 0
+        earlier = context.recent_intents.get(intent.name, 0)
+        group = self.problem_of.get(intent.name)
+        if group is not None:
+            earlier = max(earlier, context.recent_intents.get(group, 0))
+        return earlier if earlier >= self.config.recurring_count - 1 else 0
 
     @staticmethod
     def _sentiment(name: str, intent: Intent | None, sensitive: bool, angry: bool) -> Sentiment:

@@ -204,3 +204,16 @@ async def test_intent_occasions_count_contacts_not_messages(records: CustomerRec
     since = T0 - timedelta(days=7)
     assert await records.intent_occasions(cid, since) == {"internet_down": 2, "roaming": 1}
     assert await records.intent_occasions(cid, since, exclude_contact="k-4") == {"internet_down": 2}
+
+
+async def test_intents_that_are_one_problem_count_once_per_contact(records: CustomerRecords) -> None:
+    customer, _ = await records.upsert_customer(ANNA)
+    cid = customer.customer_id
+    await records.record_contact(ContactData("k-1", cid, "voice", T0, intents=("internet_down", "internet_slow")))
+    await records.record_contact(ContactData("k-2", cid, "sms", T0 + timedelta(days=1), intents=("internet_slow",)))
+    problem_of = {"internet_down": "problem:connection", "internet_slow": "problem:connection"}
+    assert await records.intent_occasions(cid, T0 - timedelta(days=1), problem_of=problem_of) == {
+        "internet_down": 1,
+        "internet_slow": 2,
+        "problem:connection": 2,
+    }

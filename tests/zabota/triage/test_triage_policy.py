@@ -22,6 +22,7 @@ from zabota.triage import (
     TriageDecision,
     TriagePolicy,
 )
+from zabota.triage.policy import problem_key
 
 KIND_SPECS: dict[str, tuple[Priority, str]] = {
     "self_harm": ("p1", "crisis"),
@@ -309,6 +310,45 @@ def test_recurring_problem(policy: TriagePolicy) -> None:
     assert not other.escalate
 
 
+def test_recurring_counts_the_intents_that_are_one_problem_together(policy: TriagePolicy) -> None:
+    """TriageConfig.same_problem: slow on Monday and Wednesday, down today is the same connection the third time;
+    the group's own count (a contact naming both once) decides, not the sum of its intents'."""
+    key = problem_key(["internet_down", "internet_slow"])
+    assert policy.problem_of["internet_slow"] == key
+    third = decide(policy, "internet_down", context=TriageContext(recent_intents={"internet_slow": 2, key: 2}))
+    assert third.escalate and codes(third) == ["recurring"]
+    assert third.reasons[0].detail == "internet_down (internet_down+internet_slow) 3 times within 7 days"
+    # one earlier contact said both: one occasion of the problem, not two
+    once = decide(
+        policy, "internet_down", context=TriageContext(recent_intents={"internet_slow": 1, "internet_down": 1, key: 1})
+    )
+    assert not once.escalate
+    apart = TriagePolicy(load_catalog(), TriageConfig(same_problem=""))
+    assert not decide(
+        apart, "internet_down", context=TriageContext(recent_intents={"internet_slow": 2, key: 2})
+    ).escalate
+
+
+@pytest.mark.parametrize(
+    ("value", "error"),
+    [
+        ("internet_down", "two or more intents"),
+        ("internet_down+", "two or more intents"),
+        ("internet_down+internet_slow;internet_slow+tv_problem", "in two groups"),
+    ],
+)
+def test_a_malformed_same_problem_is_refused(value: str, error: str) -> None:
+    with pytest.raises(ValueError, match=error):
+        TriageConfig(same_problem=value)
+    with pytest.raises(ValueError, match=error):
+        TriageConfig.from_env({"TRIAGE_SAME_PROBLEM": value})
+
+
+def test_same_problem_names_catalog_intents() -> None:
+    with pytest.raises(ValueError, match="no_such_intent"):
+        TriagePolicy(load_catalog(), TriageConfig(same_problem="internet_down+no_such_intent"))
+
+
 @pytest.mark.parametrize("intent", ["greet", "thank", "out_of_scope", "bot_challenge"])
 def test_recurring_ignores_smalltalk(policy: TriagePolicy, intent: str) -> None:
     assert not decide(policy, intent, context=TriageContext(recent_intents={intent: 10})).escalate
@@ -429,6 +469,7 @@ def test_config_from_env() -> None:
         "TRIAGE_SENSITIVE_MIN_CONFIDENCE": "0",
         "TRIAGE_CLAUSE_P1_MIN_CONFIDENCE": "0.6",
         "TRIAGE_READ_CLAUSES": "no",
+        "TRIAGE_SAME_PROBLEM": "tv_problem+mobile_no_signal",
         "UNRELATED": "x",
     }
     config = TriageConfig.from_env(env)
@@ -444,6 +485,7 @@ def test_config_from_env() -> None:
         "sensitive_min_confidence": 0.0,
         "clause_p1_min_confidence": 0.6,
         "read_clauses": False,
+        "same_problem": "tv_problem+mobile_no_signal",
     }
 
 
