@@ -23,7 +23,7 @@ from rasa_sdk.types import DomainDict
 
 from actions.tracker_data import LANG_SLOT, active_loop_name, as_text, latest_intent, latest_message, latest_text
 from zabota import markers
-from zabota.entity_values import find_address, find_amount, find_date
+from zabota.entity_values import find_address, find_amount, find_date, normalize_amount
 from zabota.language import detect_language
 
 log = structlog.stdlib.get_logger(__name__)
@@ -60,15 +60,23 @@ def tone_events(tone: Mapping[str, Any] | None) -> list[dict[str, Any]]:
     return [SlotSet(TONE_SLOT, tone["tone"]), SlotSet(NAME_SLOT, name), SlotSet(NAMED_SLOT, name is not None)]
 
 
+def entity_slots(tracker: Tracker) -> set[str]:
+    """The slots the latest message's entities fill (the slots are named as their entities)."""
+    entities = latest_message(tracker).get("entities")
+    return {str(e["entity"]) for e in entities or [] if isinstance(e, Mapping) and e.get("entity")}
+
+
+def asked_slot(tracker: Tracker) -> str | None:
+    """The slot an active form asked for, which the latest message answers."""
+    requested = tracker.get_slot(REQUESTED_SLOT)
+    return requested if active_loop_name(tracker) and isinstance(requested, str) else None
+
+
 def said_now(tracker: Tracker) -> set[str]:
     """Slots the latest message itself fills: its entities and the slot an active form asked for. The customer's
     own words win over the records, so the profile leaves these alone."""
-    entities = latest_message(tracker).get("entities")
-    said = {str(e["entity"]) for e in entities or [] if isinstance(e, Mapping) and e.get("entity")}
-    requested = tracker.get_slot(REQUESTED_SLOT)
-    if active_loop_name(tracker) and isinstance(requested, str):
-        said.add(requested)
-    return said
+    asked = asked_slot(tracker)
+    return entity_slots(tracker) | ({asked} if asked else set())
 
 
 def profile_events(tracker: Tracker, profile: Mapping[str, Any] | None) -> list[dict[str, Any]]:
@@ -88,14 +96,32 @@ def profile_events(tracker: Tracker, profile: Mapping[str, Any] | None) -> list[
     return events
 
 
-def text_value_events(tracker: Tracker) -> list[dict[str, Any]]:
+# An answer to the form's own question may be the value and nothing else, in words too («тысячу двести
+# рублей»), which the finders (a value inside a longer question) do not look for.
+WHOLE_ANSWER_READERS: dict[str, Callable[[str], str | None]] = {"amount": normalize_amount}
+
+
+def from_text_refuses(domain: DomainDict, slot: str, intent: str | None) -> bool:
+    """Whether the slot's from_text mapping (bot/domain.yml) leaves a message of ``intent`` alone (its
+    ``not_intent``): then a form's question answered so is not filled by Rasa."""
+    mappings = (domain.get("slots", {}).get(slot) or {}).get("mappings") or []
+    return any(m.get("type") == "from_text" and intent in (m.get("not_intent") or []) for m in mappings)
+
+
+def text_value_events(tracker: Tracker, domain: DomainDict) -> list[dict[str, Any]]:
     """The values the message that asks the question already holds, into their empty slots, so the form does not
     ask for them: an address («есть авария на Гагарина 15?») whatever the question, the date and amount of a
     missing payment («оплатила 12 марта 2300 рублей») in that case only (a date or a sum means something else
-    elsewhere). The NLU's entities and a form's own question come first (``said_now``)."""
-    said = said_now(tracker)
-    text = latest_text(tracker)
+    elsewhere). The NLU's entities and a form's own question come first (``said_now``); but where the form's
+    from_text mapping leaves the answer alone because of its intent («тысячу двести рублей» said on a call, read
+    as out of scope), the finder reads it: it takes only what is plainly the value (a sum, a date, an address
+    with a house number)."""
     intent, _ = latest_intent(tracker)
+    said = said_now(tracker)
+    asked = asked_slot(tracker)
+    if asked is not None and asked not in entity_slots(tracker) and from_text_refuses(domain, asked, intent):
+        said.discard(asked)
+    text = latest_text(tracker)
     payment = intent == PAYMENT_INTENT or active_loop_name(tracker) == PAYMENT_FORM
     finders: list[tuple[str, Callable[[str], str | None]]] = [(ADDRESS_SLOT, find_address)]
     if payment:
@@ -105,6 +131,8 @@ def text_value_events(tracker: Tracker) -> list[dict[str, Any]]:
         if tracker.get_slot(slot) is not None or slot in said:
             continue
         found = find(text)
+        if found is None and slot == asked and slot in WHOLE_ANSWER_READERS:
+            found = WHOLE_ANSWER_READERS[slot](text)
         if found is not None:
             events.append(SlotSet(slot, found))
     if events:
@@ -123,5 +151,5 @@ class ActionDetectLanguage(Action):  # type: ignore[misc]  # rasa_sdk ships no t
             SlotSet(LANG_SLOT, lang),
             *tone_events(gateway_metadata(tracker, markers.TONE_METADATA)),
             *profile_events(tracker, gateway_metadata(tracker, markers.PROFILE_METADATA)),
-            *text_value_events(tracker),
+            *text_value_events(tracker, domain),
         ]

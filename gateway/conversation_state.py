@@ -55,6 +55,10 @@ class ConversationState:
         )
 
 
+# The NLU's entities that are a datum the bot's forms ask for (bot/domain.yml's entities).
+DATUM_ENTITIES = frozenset({"account_number", "phone", "order_id", "amount", "date", "address"})
+
+
 def advance(
     state: ConversationState,
     nlu: NluResult,
@@ -67,10 +71,18 @@ def advance(
 ) -> ConversationState:
     """The state after one turn: the NLU result, the triage's decision and the articles the bot showed.
 
-    A turn is understood when the NLU was sure of it, or when the bot answered it all the same (an article, or
-    articles offered to choose from: ``answered``): a customer whose question the bot answered is not handed to
-    a person for "two misunderstood turns" when they then say «спасибо» in a way the NLU is unsure of."""
-    understood = (nlu.intent != FALLBACK_INTENT and nlu.confidence >= low_confidence) or answered or bool(kb_articles)
+    A turn is understood when the NLU was sure of it, when the bot answered it all the same (an article, or
+    articles offered to choose from: ``answered``), or when it gave a datum the NLU found (an order number, a
+    phone, an amount: what the bot's forms ask for; «ZB-5530872» alone is an answer, not a riddle). A customer
+    whose question the bot answered is not handed to a person for "two misunderstood turns" when they then say
+    «спасибо» in a way the NLU is unsure of."""
+    gave_datum = any(str(entity.get("entity")) in DATUM_ENTITIES for entity in nlu.entities)
+    understood = (
+        (nlu.intent != FALLBACK_INTENT and nlu.confidence >= low_confidence)
+        or answered
+        or bool(kb_articles)
+        or gave_datum
+    )
     kb_events = list(state.kb_events)
     unhelpful = state.kb_unhelpful
     if state.awaiting_kb_feedback and nlu.intent in ("affirm", "deny"):

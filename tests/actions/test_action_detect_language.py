@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from actions_testkit import make_domain, make_tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
@@ -190,3 +192,28 @@ async def test_the_address_is_left_alone_when_it_is_known_or_said_otherwise(
 ) -> None:
     events = await run("у нас на Гагарина 15 нет интернета", slots=slots, active_loop=active_loop, entities=entities)
     assert "address" not in slots_set(events)
+
+
+BOT_SLOTS = yaml.safe_load((Path(__file__).resolve().parents[2] / "bot" / "domain.yml").read_text(encoding="utf-8"))[
+    "slots"
+]
+
+
+@pytest.mark.parametrize(
+    ("intent", "expected"),
+    [
+        ("out_of_scope", "1200 RUB"),  # the form's from_text leaves it alone: the amount is read from the words
+        ("payment_missing", None),  # from_text takes the answer itself (and the form validates it)
+    ],
+)
+async def test_an_answer_the_form_s_mapping_refuses_is_read_for_its_value(intent: str, expected: str | None) -> None:
+    """«тысячу двести рублей» said on a call is out of scope to the NLU, so the payment form's from_text mapping
+    (bot/domain.yml, not_intent) would not take it and the form would ask again."""
+    tracker = make_tracker(
+        "тысячу двести рублей",
+        intent,
+        slots={"requested_slot": "amount", "date": "вчера"},
+        active_loop="payment_missing_form",
+    )
+    events = await ActionDetectLanguage().run(CollectingDispatcher(), tracker, {**make_domain(), "slots": BOT_SLOTS})
+    assert slots_set(events).get("amount") == expected

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
+import yaml
 from redis.asyncio import Redis
 
 from gateway.conversation_state import (
+    DATUM_ENTITIES,
     MAX_INTENTS,
     MAX_KB_EVENTS,
     ConversationState,
@@ -189,3 +192,23 @@ def test_a_turn_the_bot_answered_all_the_same_is_understood() -> None:
     offered = advance(ConversationState(), nlu("roaming", 0.3), decision(), [], NOW, answered=True)
     missed = advance(ConversationState(), nlu("roaming", 0.3), decision(), [], NOW)
     assert (shown.low_confidence_streak, offered.low_confidence_streak, missed.low_confidence_streak) == (0, 0, 1)
+
+
+def test_a_datum_the_nlu_found_is_an_answer_not_a_misunderstood_turn() -> None:
+    """«ZB-5530872» alone is the order number the form asked for, however unsure the intent."""
+    order = {"entity": "order_id", "value": "ZB-5530872", "start": 0, "end": 10}
+    gave = advance(
+        ConversationState(low_confidence_streak=1),
+        NluResult("order_status", 0.45, entities=(order,)),
+        decision(),
+        [],
+        NOW,
+    )
+    other = {"entity": "something_else", "value": "x", "start": 0, "end": 1}
+    not_a_datum = advance(ConversationState(), NluResult("roaming", 0.3, entities=(other,)), decision(), [], NOW)
+    assert (gave.low_confidence_streak, not_a_datum.low_confidence_streak) == (0, 1)
+
+
+def test_the_datum_entities_are_the_bot_s_entities() -> None:
+    domain = yaml.safe_load((Path(__file__).resolve().parents[2] / "bot" / "domain.yml").read_text(encoding="utf-8"))
+    assert set(domain["entities"]) == DATUM_ENTITIES
