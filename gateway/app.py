@@ -153,7 +153,7 @@ def build_services(settings: GatewaySettings, redis: Redis) -> Services:
         desk=desk,
         channels=channels,
         operators=operators,
-        replies=ReplyRouter(channels, customers, inbox, catalog, channel_policy),
+        replies=ReplyRouter(channels, customers, inbox, catalog, channel_policy, records),
         records=records,
         records_settings=records_settings,
         outreach=outreach,

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import structlog
 from redis.exceptions import RedisError
+from sqlalchemy.exc import SQLAlchemyError
 
 from gateway.dispatch import Outcome
 from gateway.inbox import Inbox
@@ -23,6 +24,8 @@ from zabota.catalog import Catalog
 from zabota.channels.policy import ChannelChoice, ChannelPolicyConfig, choose_channels, content_from_replies
 from zabota.identity import CustomerDirectory
 from zabota.language import Language
+from zabota.records import CustomerRecord, CustomerRecords
+from zabota.redaction import mask_for_log
 from zabota.tone import Tone
 
 log = structlog.get_logger(__name__)
@@ -54,8 +57,10 @@ class ReplyRouter:
         inbox: Inbox,
         catalog: Catalog,
         policy: ChannelPolicyConfig,
+        records: CustomerRecords | None = None,
     ) -> None:
         self._channels = channels
+        self._records = records
         self._inbox = inbox
         self._customers = customers
         self._catalog = catalog
@@ -73,7 +78,8 @@ class ReplyRouter:
             texts, has_kb_article=bool(outcome.kb_articles), intent_handling=entry.handling if entry else None
         )
         profile = await self._customers.profile(message.conversation_id)
-        choices = choose_channels(message.channel, content, contact_profile(profile, caller), self._policy)
+        contact = contact_profile(profile, caller, await self._record(message.conversation_id))
+        choices = choose_channels(message.channel, content, contact, self._policy)
         full_text = "\n\n".join(text for text in texts if text)
         sent: list[Sent] = []
         for choice in choices:
@@ -81,12 +87,11 @@ class ReplyRouter:
                 continue
             item: Sent | None = None
             if choice.channel == "sms":
-                phone = caller or profile.phone
-                item = await self._channels.send_sms(phone, full_text) if phone else None
-            elif choice.channel == "telegram" and profile.telegram_chat_id is not None:
-                item = await self._channels.send_telegram(profile.telegram_chat_id, full_text)
-            elif choice.channel == "email" and profile.email:
-                item = await self._channels.send_email(profile.email, subject_for(message.lang), full_text)
+                item = await self._channels.send_sms(contact.phone, full_text) if contact.phone else None
+            elif choice.channel == "telegram" and contact.telegram_chat_id is not None:
+                item = await self._channels.send_telegram(contact.telegram_chat_id, full_text)
+            elif choice.channel == "email" and contact.email:
+                item = await self._channels.send_email(contact.email, subject_for(message.lang), full_text)
             if item is not None:
                 sent.append(item)
         if sent or len(choices) > 1:
@@ -98,6 +103,17 @@ class ReplyRouter:
                 reasons=[choice.reason for choice in choices],
             )
         return Routed(choices, sent)
+
+    async def _record(self, customer_id: str) -> CustomerRecord | None:
+        """The customer's row in the system of record (its email and phones reach them too); None when there
+        is none or it cannot be read (logged: the answer still goes where the channels' profile says)."""
+        if self._records is None:
+            return None
+        try:
+            return await self._records.get(customer_id)
+        except (SQLAlchemyError, OSError) as exc:
+            log.error("records.profile_unavailable", customer=mask_for_log(customer_id), error=type(exc).__name__)
+            return None
 
     async def copies_for_chat(self, outcome: Outcome) -> list[BotReply]:
         """For a chat channel: send the answer where the policy wants a copy (a document by email) and return

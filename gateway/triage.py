@@ -27,6 +27,8 @@ from zabota.channels.policy import (
     content_from_replies,
 )
 from zabota.identity import CustomerProfile, PreferredChannel
+from zabota.records import CustomerRecord
+from zabota.records.known_data import known_data
 from zabota.triage import SignalDetector, TriagePolicy
 from zabota.triage.clauses import clause_units
 from zabota.triage.model import NluResult, TriageContext, TriageDecision
@@ -58,15 +60,19 @@ class DryRun:
     reply_channels: list[ChannelChoice]
 
 
-def contact_profile(profile: CustomerProfile | None, caller: str | None = None) -> ContactProfile:
-    """Where the channel policy can reach the customer; ``caller`` is the number a call comes from."""
-    if profile is None:
-        return ContactProfile(phone=caller)
-    preferred = profile.preferred_channel if profile.preferred_channel in get_args(PreferredChannel) else None
+def contact_profile(
+    profile: CustomerProfile | None, caller: str | None = None, record: CustomerRecord | None = None
+) -> ContactProfile:
+    """Where the channel policy can reach the customer; ``caller`` is the number a call comes from. The system
+    of record fills what the channels have not told (an email or phone loaded from the company's CRM), and its
+    preferred channel counts where the customer has not chosen one in a channel."""
+    known = known_data(profile, record)
+    choices = (profile.preferred_channel if profile else None, record.preferred_channel if record else None)
+    preferred = next((choice for choice in choices if choice in get_args(PreferredChannel)), None)
     return ContactProfile(
-        phone=caller or profile.phone,
-        email=profile.email,
-        telegram_chat_id=profile.telegram_chat_id,
+        phone=caller or known.phone,
+        email=known.email,
+        telegram_chat_id=profile.telegram_chat_id if profile else None,
         preferred=preferred,
     )
 

@@ -9,6 +9,7 @@ import pytest
 from gateway_testkit import FakeRasa, StartApp
 
 from tests.fakes.smtp_server import FakeSmtp, serve_smtp
+from zabota.records import CustomerData
 
 CUSTOMER = "c-00000000000000e1"
 DOCUMENT_REPLY = [{"recipient_id": "x", "text": "Счёт на оплату и акт сверки отправлю вам, вот ссылка: https://x/doc"}]
@@ -68,3 +69,23 @@ async def test_escalated_or_parked_turns_are_not_copied(start_app: StartApp, fak
         routed = await services.replies.route(escalated, caller="+79160000001")
     assert escalated.handoff is not None
     assert routed.choices == [] and routed.sent == []
+
+
+async def test_the_email_the_records_hold_gets_the_document(
+    start_app: StartApp, fake_rasa: FakeRasa, smtp: FakeSmtp
+) -> None:
+    """A customer the company loaded (customers API, CRM) with an email: the document goes there, though no
+    channel ever told the address; the customer is not asked for it."""
+    fake_rasa.reply_for = lambda message: DOCUMENT_REPLY  # type: ignore[method-assign]
+    async with start_app(rasa_url=fake_rasa.url, smtp_host=smtp.host, smtp_port=smtp.port, smtp_starttls=False) as ctx:
+        services = ctx.services
+        record, _ = await services.records.upsert_customer(
+            CustomerData(external_id="crm-e5", name="Ольга", emails=("olga@example.org",))
+        )
+        outcome = await services.dispatcher.handle(
+            channel="webchat", sender_id="w-e5", text="пришлите акт сверки", metadata={}, customer_id=record.customer_id
+        )
+        notes = await services.replies.copies_for_chat(outcome)
+    [mail] = smtp.received
+    assert list(mail.rcpt_tos) == ["olga@example.org"]
+    assert [note.text for note in notes] == ["Копию ответа отправил вам на электронную почту."]
