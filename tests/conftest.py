@@ -66,6 +66,13 @@ def tokens() -> Tokens:
     )
 
 
+@pytest.fixture(scope="session")
+def webchat_identity_secret() -> str:
+    """WEBCHAT_IDENTITY_SECRET of the test stack's gateway, new for each run: what the company's website signs a
+    logged-in customer's external_id with (zabota/site_identity.py), so a test can be that website."""
+    return secrets.token_hex(32)  # the gateway takes at least 32 characters
+
+
 def _operators_json(tokens: Tokens) -> str:
     def digest(token: str) -> str:
         return hashlib.sha256(token.encode()).hexdigest()
@@ -85,6 +92,7 @@ def stack(
     tokens: Tokens,
     tmp_path_factory: pytest.TempPathFactory,
     make_database: Callable[[], RecordsSettings],
+    webchat_identity_secret: str,
 ) -> Iterator[Stack]:
     base = RedisLocation.from_url(os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"))
     gateway_port = free_port()
@@ -112,6 +120,8 @@ def stack(
             "SMTP_PORT": str(fakes.smtp.port),
             "SMTP_STARTTLS": "false",
             "PUBLIC_BASE_URL": f"http://127.0.0.1:{gateway_port}",
+            # the website chat recognises a logged-in customer of the company's site by a token signed with it
+            "WEBCHAT_IDENTITY_SECRET": webchat_identity_secret,
             # Tests send many messages from few senders; the limit itself is tested on its own.
             "RATE_LIMIT_PER_MINUTE": "600",
         },

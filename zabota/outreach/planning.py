@@ -226,6 +226,8 @@ def plan(
         send_at = max(now, starts - timedelta(days=1))
     deferred = False
     if rule.quiet_hours == "defer" and in_quiet_hours(send_at, zone, channels):
+        # deferred even when the morning is after the work begins (an event told late in the night): the quiet
+        # hours are a promise to the customer, and the notice still explains the interruption then
         send_at = _after_quiet_hours(send_at, zone, channels or ChannelPolicyConfig())
         deferred = True
         why += f"; deferred out of the quiet hours to {send_at.astimezone(zone):%H:%M} local"
@@ -240,7 +242,7 @@ def plan(
         )
     )
     why += f"; tone {tone.tone} ({tone.why})"
-    text = rule.text(recipient.language, tone.tone).format(**data)
+    text = rule.text(recipient.language, tone.tone).format(**_for_reading(data, zone, recipient.language))
     return OutreachPlan(
         trigger=event.trigger,
         customer_id=event.customer_id,
@@ -283,6 +285,61 @@ def _channel(recipient: Recipient) -> tuple[str, str] | NotSent:
         if reachable is not None and reachable.channel == channel:
             return channel, f"proactive message: {first.channel} is opted out, {channel} is not"
     return NotSent("opted_out", f"the customer opted out of {', '.join(sorted(recipient.opted_out))}")
+
+
+_MONTHS_RU = (
+    "января",
+    "февраля",
+    "марта",
+    "апреля",
+    "мая",
+    "июня",
+    "июля",
+    "августа",
+    "сентября",
+    "октября",
+    "ноября",
+    "декабря",
+)
+_MONTHS_EN = (
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+)
+
+
+def _for_reading(data: Mapping[str, str], zone: ZoneInfo, lang: Language) -> dict[str, str]:
+    """The event's data as the customer reads it: a time field (``*_at``) given as an ISO date and time, as the
+    company's systems send it, in the customer's time zone and words («8 декабря в 23:00», "8 December at
+    23:00"); a second time on the same day as the first is its hour alone (``до 04:00``). Anything else, and a
+    time the systems already wrote for reading (``04:00``), as given."""
+    shown = dict(data)
+    first_day = None
+    for name, value in data.items():
+        if not name.endswith("_at"):
+            continue
+        try:
+            moment = _parse_time(value, zone).astimezone(zone)
+        except OutreachError:
+            continue
+        hour = f"{moment:%H:%M}"
+        if first_day == moment.date():
+            shown[name] = hour
+        elif lang == "ru":
+            shown[name] = f"{moment.day} {_MONTHS_RU[moment.month - 1]} в {hour}"
+        else:
+            shown[name] = f"{moment.day} {_MONTHS_EN[moment.month - 1]} at {hour}"
+        first_day = first_day or moment.date()
+    return shown
 
 
 def _parse_time(value: str, zone: ZoneInfo) -> datetime:

@@ -57,6 +57,34 @@ def test_a_maintenance_notice_goes_a_day_ahead_and_waits_out_the_night() -> None
     assert "09:00 local" in planned.why
 
 
+def test_the_notice_reads_the_times_in_the_customers_zone_and_words() -> None:
+    """The company's systems send ISO times; the customer reads «8 декабря в 23:00» in their own time zone, and an
+    end on the same day as its hour."""
+    event = OutreachEvent(
+        "maintenance_planned",
+        "c-00000000000000c1",
+        "area-18",
+        {"area": "Академический", "starts_at": "2026-12-08T18:00:00+00:00", "ends_at": "2026-12-09T01:00"},
+    )
+    planned = plan(event, ANNA, at(10))
+    assert isinstance(planned, OutreachPlan)
+    assert "8 декабря в 23:00, до 9 декабря в 01:00" in planned.text  # 18:00 UTC is 23:00 in Yekaterinburg
+    english = plan(event, Recipient(ANNA.contact, language="en", timezone=ANNA.timezone), at(10))
+    assert isinstance(english, OutreachPlan) and "on 8 December at 23:00, until 9 December at 01:00" in english.text
+    same_day = OutreachEvent("maintenance_planned", DELAY.customer_id, "area-19", {**event.data, "ends_at": "23:30"})
+    assert "в 23:00, до 23:30" in getattr(plan(same_day, ANNA, at(10)), "text", "")
+
+
+def test_a_notice_told_late_in_the_night_still_waits_for_the_morning() -> None:
+    """Works at 02:00, the event comes at 23:30: the quiet hours hold (the issue's rule), the notice goes at
+    09:00 and still explains the interruption."""
+    data = {"area": "Уралмаш", "starts_at": "2026-12-08T02:00", "ends_at": "06:00"}
+    planned = plan(OutreachEvent("maintenance_planned", "c-00000000000000c1", "area-20", data), ANNA, at(23, 30))
+    assert isinstance(planned, OutreachPlan)
+    assert planned.send_at == at(9, day=8) and planned.deferred
+    assert "8 декабря в 02:00, до 06:00" in planned.text
+
+
 def test_quiet_hours_defer_in_the_customers_own_time_zone() -> None:
     late_there = datetime(2026, 12, 7, 18, 30, tzinfo=UTC)  # 23:30 in Yekaterinburg, 21:30 in Moscow
     planned = plan(DELAY, ANNA, late_there)
