@@ -91,6 +91,29 @@ class ValidatePaymentMissingForm(FormValidationAction):  # type: ignore[misc]  #
         return validated(self.form_name(), "amount", slot_value, normalize_amount, dispatcher, "utter_invalid_amount")
 
 
+class ActionPaymentMissingResult(Action):  # type: ignore[misc]  # rasa_sdk ships no type information
+    """The payment check's answer and, for a customer whose account the records hold, the account it is checked
+    on, confirmed and not asked («…0101, если платили на другой счёт, напишите его номер»). Its last digits
+    only: enough to recognise, and nothing to steal when read out on a call."""
+
+    def name(self) -> str:
+        return "action_payment_missing_result"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[Any]:
+        dispatcher.utter_message(response="utter_payment_missing_result")
+        account = slot_text(tracker, "account_number")
+        if tracker.get_slot("account_known") is True and account is not None:
+            dispatcher.utter_message(response="utter_payment_account_confirm", account_tail=account_tail(account))
+        log.info("form.payment_missing_answered", account_confirmed=tracker.get_slot("account_known") is True)
+        return []
+
+
+def account_tail(account: str) -> str:
+    """«…0101»: the last four digits of an account number."""
+    digits = "".join(ch for ch in account if ch.isdigit())
+    return "…" + (digits or account)[-4:]
+
+
 class ActionAccountNumberAnswer(Action):  # type: ignore[misc]  # rasa_sdk ships no type information
     """The account_number form's answer: the number itself when the service knows it (the company's records,
     passed by the gateway for a verified customer), else where to find it. Never asked: the phone the form

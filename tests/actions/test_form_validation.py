@@ -10,6 +10,7 @@ from structlog.testing import capture_logs
 
 from actions.forms import (
     ActionAccountNumberAnswer,
+    ActionPaymentMissingResult,
     ValidateAccountNumberForm,
     ValidateOrderStatusForm,
     ValidateOutageCheckForm,
@@ -137,3 +138,29 @@ async def test_the_account_number_answer_gives_the_number_when_it_is_known(
     domain = make_domain("utter_account_number_known", "utter_account_number_where")
     assert await ActionAccountNumberAnswer().run(dispatcher, tracker, domain) == []
     assert response_names(dispatcher.messages) == [response]
+
+
+@pytest.mark.parametrize(
+    ("slots", "responses"),
+    [
+        (
+            {"account_number": "230045670101", "account_known": True},
+            ["utter_payment_missing_result", "utter_payment_account_confirm"],
+        ),
+        ({"account_number": "230045670101"}, ["utter_payment_missing_result"]),  # typed in, not the records'
+        ({}, ["utter_payment_missing_result"]),
+    ],
+)
+async def test_the_payment_check_confirms_the_account_the_records_hold(
+    slots: dict[str, Any], responses: list[str]
+) -> None:
+    """«…0101, если платили на другой счёт, напишите его номер»: confirmed, not asked; the last digits only."""
+    tracker = make_tracker(
+        "1200 рублей", "payment_missing", 0.95, slots={"date": "вчера", "amount": "1200 RUB", **slots}
+    )
+    dispatcher = CollectingDispatcher()
+    domain = make_domain("utter_payment_missing_result", "utter_payment_account_confirm")
+    assert await ActionPaymentMissingResult().run(dispatcher, tracker, domain) == []
+    assert response_names(dispatcher.messages) == responses
+    if len(responses) == 2:
+        assert dispatcher.messages[1]["account_tail"] == "…0101"
