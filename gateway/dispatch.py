@@ -141,6 +141,7 @@ class OperatorSide(Protocol):
         state: ConversationState,
         *,
         tone: Tone = "neutral",
+        current: ContactData | None = None,
     ) -> OpenedHandoff: ...
 
     def notices(
@@ -278,30 +279,27 @@ class Dispatcher:
         )
 
         replies = list(turn.visible)
+        feedback = nlu.intent == "affirm" if state.awaiting_kb_feedback and nlu.intent in ("affirm", "deny") else None
+        contact = turn_contact(
+            pointer,
+            conv,
+            started=now,
+            intent=nlu.intent,
+            catalog=self._catalog,
+            articles=[str(a.get("article") or "") for a in turn.kb_articles],
+            feedback=feedback,
+            signals=[signal.kind for signal in decision.signals],
+            flows=[outreach.reply_flow()] if outreach is not None else [],
+        )
         opened: OpenedHandoff | None = None
         if turn.handoff is not None or decision.escalate:
-            # Redis errors propagate: a handoff that could not be stored must not look opened.
-            opened = await self._desk.open(message, decision, turn.handoff, next_state, tone=tone.tone)
+            # Redis errors propagate: a handoff that could not be stored must not look opened. The churn risk
+            # reads this contact too (it is recorded only after, with the handoff's id).
+            opened = await self._desk.open(message, decision, turn.handoff, next_state, tone=tone.tone, current=contact)
             replies.extend(self._desk.notices(message, decision, opened, tone.tone))
+            contact = replace(contact, handoff_id=opened.handoff_id, handoff_priority=opened.priority)
         next_state = replace(next_state, contact=pointer.as_dict())
-        feedback = nlu.intent == "affirm" if state.awaiting_kb_feedback and nlu.intent in ("affirm", "deny") else None
-        await self._record_contact(
-            message,
-            turn_contact(
-                pointer,
-                conv,
-                started=now,
-                intent=nlu.intent,
-                catalog=self._catalog,
-                articles=[str(a.get("article") or "") for a in turn.kb_articles],
-                feedback=feedback,
-                handoff_id=opened.handoff_id if opened is not None else None,
-                handoff_priority=opened.priority if opened is not None else None,
-                signals=[signal.kind for signal in decision.signals],
-                flows=[outreach.reply_flow()] if outreach is not None else [],
-            ),
-            record,
-        )
+        await self._record_contact(message, contact, record)
         try:
             await self.states.save(conv, next_state)
             entry = self._catalog.intent(nlu.intent)

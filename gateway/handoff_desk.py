@@ -39,7 +39,7 @@ from zabota.handoffs.store import Handoff, HandoffStore
 from zabota.handoffs.summary import CustomerInfo, IntentSeen, build_summary
 from zabota.identity import CustomerDirectory
 from zabota.language import Language
-from zabota.records import CustomerRecord, CustomerRecords
+from zabota.records import ContactData, CustomerRecord, CustomerRecords
 from zabota.records.churn import ChurnRisk, churn_risk
 from zabota.records.known_data import known_data
 from zabota.redaction import mask_for_log, redact
@@ -169,11 +169,13 @@ class HandoffDesk:
         state: ConversationState,
         *,
         tone: Tone = "neutral",
+        current: ContactData | None = None,
     ) -> OpenedHandoff:
+        """``current``: what this turn adds to the customer's contact, not recorded yet (its churn risk counts)."""
         decision = merge_marker(decision, marker, self._catalog)
         profile = await self._customers.profile(message.conversation_id)
         now = time.time()
-        record, churn = await self._recorded(message.conversation_id, now)
+        record, churn = await self._recorded(message.conversation_id, now, current)
         contacts: dict[str, str] = {}
         # what the system of record knows fills what the channels did not tell: the operator never asks again
         known = known_data(profile, record)
@@ -229,9 +231,11 @@ class HandoffDesk:
         )
         return OpenedHandoff(handoff_id, priority, due_at, existing)
 
-    async def _recorded(self, customer_id: str, now: float) -> tuple[CustomerRecord | None, ChurnRisk]:
-        """The customer's record and churn risk from the system of record; neither when it cannot be read
-        (logged: the handoff itself must open)."""
+    async def _recorded(
+        self, customer_id: str, now: float, current: ContactData | None = None
+    ) -> tuple[CustomerRecord | None, ChurnRisk]:
+        """The customer's record and churn risk from the system of record and the contact in progress
+        (``current``); neither when the records cannot be read (logged: the handoff itself must open)."""
         if self._records is None:
             return None, ChurnRisk()
         try:
@@ -240,7 +244,7 @@ class HandoffDesk:
         except (SQLAlchemyError, OSError) as exc:
             log.error("records.churn_unavailable", customer=mask_for_log(customer_id), error=type(exc).__name__)
             return None, ChurnRisk()
-        risk = churn_risk(contacts, self._catalog, datetime.fromtimestamp(now, UTC))
+        risk = churn_risk(contacts, self._catalog, datetime.fromtimestamp(now, UTC), in_progress=current)
         if risk.at_risk:
             log.info("handoff.churn_risk", customer=mask_for_log(customer_id), reasons=list(risk.reasons))
         return record, risk

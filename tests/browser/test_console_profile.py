@@ -147,8 +147,9 @@ def test_known_customers_profile_and_history_are_in_the_console(
         expect(summary).not_to_contain_text(email)
     expect(summary).to_contain_text(known["accounts"][0]["account_number"])
 
-    # The earlier contacts, in every channel: the call with its unresolved handoff and the SMS.
+    # The earlier contacts, in every channel: the call with its unresolved handoff and the SMS; and this chat.
     contacts = summary.get_by_test_id("op-contacts").locator("li")
+    expect(contacts.filter(has_text="webchat")).to_have_count(1, timeout=UI_TIMEOUT_MS)
     voice = contacts.filter(has_text="voice")
     expect(voice).to_have_count(1, timeout=UI_TIMEOUT_MS)
     expect(voice).to_contain_text("internet_down")
@@ -157,11 +158,12 @@ def test_known_customers_profile_and_history_are_in_the_console(
     expect(sms).to_have_count(1)
     expect(sms).to_contain_text("internet_down")
 
-    # Why the history puts the customer at risk of leaving: the call's handoff that ended without a solution.
+    # Why the history puts the customer at risk of leaving: the call's handoff that ended without a solution, and
+    # the same problem in three contacts (this one, not recorded yet when its handoff opened, included).
     churn = summary.get_by_test_id("op-churn-risk")
     expect(churn).to_be_visible()
     expect(churn).to_contain_text("without a solution")
+    expect(churn).to_contain_text("internet_down in 3 contacts")
 
     # And the customer's own words in the transcript.
     expect(operator.lines("customer").filter(has_text=THIRD_TIME).first).to_be_visible()
-    print("SUMMARY>>>", summary.inner_text(), "<<<", item.get_attribute("data-priority"), customer.transcript())

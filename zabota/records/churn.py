@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 from zabota.catalog import Catalog, Priority
-from zabota.records.store import ContactRecord
+from zabota.records.store import ContactData, ContactRecord
 
 ChurnReason = Literal["repeated_problem", "anger", "unresolved_handoff", "wants_to_leave"]
 CANCEL_INTENT = "cancel_contract"
@@ -42,17 +42,27 @@ class ChurnRisk:
 
 
 def churn_risk(
-    contacts: Sequence[ContactRecord], catalog: Catalog, now: datetime, rules: ChurnRules | None = None
+    contacts: Sequence[ContactRecord],
+    catalog: Catalog,
+    now: datetime,
+    rules: ChurnRules | None = None,
+    in_progress: ContactData | None = None,
 ) -> ChurnRisk:
+    """``in_progress``: what the turn being handed over adds to its contact, not recorded yet. It counts for the
+    repeated problem (the third report is the third); its anger and a wish to leave are the handoff's own
+    reasons already, not a risk on top of them."""
     rules = rules or ChurnRules()
     window = now - timedelta(days=rules.window_days)
     recent = [c for c in contacts if c.started_at >= window]
     reasons: list[ChurnReason] = []
     details: list[str] = []
 
+    intents_per_contact = {contact.id: set(contact.intents) for contact in recent}
+    if in_progress is not None:
+        intents_per_contact.setdefault(in_progress.id, set()).update(in_progress.intents)
     problems: Counter[str] = Counter()
-    for contact in recent:
-        for intent in set(contact.intents):
+    for intents in intents_per_contact.values():
+        for intent in intents:
             entry = catalog.intent(intent)
             if (entry is not None and entry.handling in ("flow", "kb")) or intent == "complaint":
                 problems[intent] += 1

@@ -1,12 +1,13 @@
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from zabota.catalog import load_catalog
 from zabota.records.churn import ChurnRisk, churn_risk, raised_priority
-from zabota.records.store import ContactRecord
+from zabota.records.store import ContactData, ContactRecord
 
 NOW = datetime(2026, 12, 7, 12, tzinfo=UTC)
 CATALOG = load_catalog()
@@ -45,6 +46,18 @@ def test_the_same_problem_in_three_contacts_within_a_month() -> None:
     assert risk.reasons == ("repeated_problem",)
     assert risk.details == ("internet_down in 3 contacts within 30 days",)
     assert not churn_risk([*history[:2], contact(45, intents=("internet_down",))], CATALOG, NOW).at_risk
+
+
+def test_the_contact_being_handed_over_counts_for_the_repeated_problem_only() -> None:
+    """The third report, not recorded yet when its handoff opens, is the third; merged into its own contact when
+    an earlier turn of it is recorded; its anger and a wish to leave are that handoff's reasons, not a risk."""
+    history = [contact(d, intents=("internet_down",)) for d in (1, 3)]
+    now = ContactData("k-now", "c-00000000000000c1", "webchat", NOW, intents=("internet_down", "cancel_contract"))
+    risk = churn_risk(history, CATALOG, NOW, in_progress=replace(now, signals=("anger",)))
+    assert risk.reasons == ("repeated_problem",)
+    assert risk.details == ("internet_down in 3 contacts within 30 days",)
+    same_contact = replace(now, id="k-1")  # the conversation of yesterday goes on: still two contacts
+    assert not churn_risk(history, CATALOG, NOW, in_progress=same_contact).at_risk
 
 
 def test_anger_an_unsolved_handoff_and_a_wish_to_leave() -> None:
