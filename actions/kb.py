@@ -24,6 +24,7 @@ from actions.tracker_data import (
     conversation_language,
     intent_ranking,
     latest_intent,
+    latest_message,
     latest_text,
     slot_text,
 )
@@ -33,6 +34,7 @@ from kb_index.index import IndexError_
 from kb_index.search import QueryError
 from zabota import markers, redis_keys
 from zabota.catalog import Catalog, load_catalog
+from zabota.events import Event, EventKind, queue_event
 from zabota.intent_did_you_mean import IntentDidYouMean, offerable_topic
 from zabota.language import Language
 from zabota.redaction import mask_for_log
@@ -80,18 +82,50 @@ async def hand_over(
     return [*counter_events(KbCounters()), SlotSet(ARTICLE_SLOT, None), *events]
 
 
-async def record_event(fields: dict[str, str]) -> None:
-    """Appends to the knowledge-base event stream. A Redis failure is logged, not raised: the customer's answer
-    does not depend on it, and the conversation itself is stored by Rasa's tracker store."""
+# The knowledge base's stream entries as the leads' events (zabota/events).
+KB_EVENT_KINDS: dict[str, EventKind] = {
+    "answer": "kb_answer",
+    "miss": "kb_miss",
+    "did_you_mean": "kb_choices",
+    "feedback": "kb_feedback",
+}
+# A question no article answered, in its (redacted) words: the leads group these into the knowledge base's gaps.
+MISS_TEXT_CHARS = 500
+
+
+async def record_event(tracker: Tracker, fields: dict[str, str]) -> None:
+    """Appends to the knowledge-base event stream and, in the same transaction, the leads' event stream. A Redis
+    failure is logged, not raised: the customer's answer does not depend on it, and the conversation itself is
+    stored by Rasa's tracker store."""
+    at = time.time()
+    message = latest_message(tracker)
+    raw_metadata = message.get("metadata")
+    metadata: dict[str, Any] = raw_metadata if isinstance(raw_metadata, dict) else {}
+    data: dict[str, Any] = {k: v for k, v in fields.items() if k not in ("kind", "conversation", "lang", "article")}
+    data["message_id"] = metadata.get("message_id")
+    if fields["kind"] == "miss":
+        data["text"] = str(message.get("text") or "")[:MISS_TEXT_CHARS]  # the gateway sent it redacted
+    event = Event(
+        KB_EVENT_KINDS[fields["kind"]],
+        at,
+        customer_id=str(tracker.sender_id),
+        channel=str(metadata.get("channel") or "") or None,
+        lang=fields.get("lang"),
+        ref=fields.get("article") or None,
+        data=data,
+    )
     try:
-        entry: dict[FieldT, EncodableT] = {"at": f"{time.time():.3f}"}
+        entry: dict[FieldT, EncodableT] = {"at": f"{at:.3f}"}
         entry.update(fields)
-        await get_redis().xadd(
-            redis_keys.KB_EVENTS_STREAM,
-            entry,
-            maxlen=redis_keys.KB_EVENTS_STREAM_MAXLEN,
-            approximate=True,
-        )
+        async with get_redis().pipeline(transaction=True) as pipe:
+            pipe.xadd(
+                redis_keys.KB_EVENTS_STREAM,
+                entry,
+                maxlen=redis_keys.KB_EVENTS_STREAM_MAXLEN,
+                approximate=True,
+            )
+            queue_event(pipe, event)
+            await pipe.execute()
     except (RedisError, OSError) as error:
         log.error("kb.event_store_failed", error=type(error).__name__, kind=fields.get("kind"))
 
@@ -146,7 +180,9 @@ class ActionAnswerFromKb(Action):  # type: ignore[misc]  # rasa_sdk ships no typ
         state = counters(tracker).after_answer(choice.hit is not None)
         if choice.hit is None:
             log.info("kb.not_found", intent=intent, confidence=confidence, lang=lang, conversation=conversation)
-            await record_event({"kind": "miss", "conversation": str(tracker.sender_id), "intent": intent, "lang": lang})
+            await record_event(
+                tracker, {"kind": "miss", "conversation": str(tracker.sender_id), "intent": intent, "lang": lang}
+            )
             if state.escalate:
                 return await hand_over(dispatcher, tracker, domain, state)
             # a low-confidence message was not understood at all: ask to rephrase rather than "no article"
@@ -158,6 +194,7 @@ class ActionAnswerFromKb(Action):  # type: ignore[misc]  # rasa_sdk ships no typ
         hit = choice.hit
         log.info("kb.answered", intent=intent, topic=hit.id, source=choice.source, score=hit.score, lang=lang)
         await record_event(
+            tracker,
             {
                 "kind": "answer",
                 "conversation": str(tracker.sender_id),
@@ -166,7 +203,7 @@ class ActionAnswerFromKb(Action):  # type: ignore[misc]  # rasa_sdk ships no typ
                 "lang": hit.lang,
                 "score": f"{hit.score:.4f}",
                 "source": choice.source,
-            }
+            },
         )
         dispatcher.utter_message(
             response="utter_kb_answer", title=hit.title, steps=steps_text(hit.snippet), url=hit.url
@@ -231,6 +268,7 @@ async def _offer_articles(
     """(article, title) options as buttons. A button sends the article's title as the customer's next message,
     which opens that very article (``TopicDirectory.topic_of_title``)."""
     await record_event(
+        tracker,
         {
             "kind": "did_you_mean",
             "conversation": str(tracker.sender_id),
@@ -238,7 +276,7 @@ async def _offer_articles(
             "articles": ",".join(topic for topic, _ in options),
             "lang": lang,
             "by": by,
-        }
+        },
     )
     buttons = [{"title": title, "payload": title} for _, title in options]
     dispatcher.utter_message(response="utter_kb_did_you_mean", buttons=buttons)
@@ -257,13 +295,14 @@ class ActionKbFeedback(Action):  # type: ignore[misc]  # rasa_sdk ships no type 
         helpful = intent == "affirm"
         article = slot_text(tracker, ARTICLE_SLOT) or ""
         await record_event(
+            tracker,
             {
                 "kind": "feedback",
                 "conversation": str(tracker.sender_id),
                 "article": article,
                 "helpful": "yes" if helpful else "no",
                 "lang": conversation_language(tracker),
-            }
+            },
         )
         state = counters(tracker).after_feedback(helpful)
         log.info("kb.feedback", article=article, helpful=helpful, unhelpful_in_a_row=state.unhelpful_in_a_row)

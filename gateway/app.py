@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import os
 import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -53,6 +54,9 @@ from kb_index.live import LiveRetriever
 from kb_index.settings import KbSettings
 from zabota.catalog import load_catalog
 from zabota.channels.policy import ChannelPolicyConfig
+from zabota.events import EventLog
+from zabota.events.ingest import EventIngester
+from zabota.events.store import EventStore
 from zabota.handoffs.sla import SlaPolicy
 from zabota.handoffs.store import HandoffRouter, HandoffStore
 from zabota.identity import CustomerDirectory
@@ -140,6 +144,7 @@ def build_services(settings: GatewaySettings, redis: Redis) -> Services:
         tone_rules=load_tone_rules(),
         project=settings.zabota_project or None,
         outreach=outreach,
+        events=EventLog(redis),
     )
     return Services(
         settings=settings,
@@ -198,6 +203,18 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
                 OutreachSender(services, settings.outreach_interval_seconds).run(stop), name="zabota-outreach"
             ),
         ]
+        if settings.events_ingest:
+            ingester = EventIngester(
+                redis,
+                EventStore(services.records.engine),
+                # unique per process; a restarted one's unacknowledged entries are taken over after the idle time
+                consumer=f"gateway-{socket.gethostname()}-{os.getpid()}",
+                batch_size=settings.events_ingest_batch_size,
+                # short: the gateway's shutdown waits for the read in progress (and an idle stream costs four
+                # cheap reads a second); well under the client's 5 s socket timeout
+                block_ms=250,
+            )
+            tasks.append(asyncio.create_task(ingester.run(stop), name="zabota-events-ingest"))
         app.state.operator_hub = hub
         log.info("gateway.started", rasa_url=settings.rasa_url, operators=len(services.operators))
         try:

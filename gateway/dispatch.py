@@ -31,6 +31,7 @@ from gateway.rasa_client import BotReply, RasaClient, RasaUnavailable
 from gateway.triage import TriageEngine
 from zabota import markers, redis_keys
 from zabota.catalog import Catalog
+from zabota.events import Event, EventLog
 from zabota.identity import CustomerDirectory
 from zabota.outreach.replies import Answer, OutreachContext, confirm_answer
 from zabota.records import ContactData, CustomerData, CustomerRecord, CustomerRecords, RecordError
@@ -109,6 +110,35 @@ def offered_choices(replies: Sequence[BotReply]) -> bool:
 BOT_OWN_REASONS = frozenset({"kb_unhelpful", "low_confidence"})
 
 
+def triage_event(
+    message: InboundMessage,
+    nlu: NluResult,
+    decision: TriageDecision,
+    opened: OpenedHandoff | None,
+    outreach: OutreachContext | None,
+) -> Event:
+    """What the leads' analytics keep of one triaged message: the intent and how sure, whether and why it went
+    to a person, and whether it answered an outreach message."""
+    return Event(
+        "triage",
+        message.timestamp,
+        customer_id=message.conversation_id,
+        channel=message.channel,
+        lang=message.lang,
+        ref=message.message_id,
+        data={
+            "intent": nlu.intent,
+            "confidence": round(nlu.confidence, 4),
+            "sensitive": decision.sensitive,
+            "escalate": decision.escalate,
+            "priority": decision.priority,
+            "reasons": [reason.code for reason in decision.reasons],
+            "handoff_id": opened.handoff_id if opened is not None else None,
+            "outreach": outreach.trigger if outreach is not None else None,
+        },
+    )
+
+
 def triage_metadata(nlu: NluResult, decision: TriageDecision) -> dict[str, Any]:
     """What Rasa gets in ``metadata.zabota_triage``: the decision, and the intent to act on when it escalates a
     message the classifier found routine for reasons the bot cannot see (a signal in the text, anger, a
@@ -184,6 +214,7 @@ class Dispatcher:
         tone_rules: ToneRules | None = None,
         project: str | None = None,
         outreach: OutreachReplies | None = None,
+        events: EventLog | None = None,
     ) -> None:
         self._inbox = inbox
         self._rasa = rasa
@@ -196,6 +227,7 @@ class Dispatcher:
         self._tone_rules = tone_rules or load_tone_rules()
         self._project = project
         self._outreach = outreach
+        self._events = events
 
     async def handle(
         self,
@@ -302,6 +334,8 @@ class Dispatcher:
         await self._record_contact(message, contact, record)
         try:
             await self.states.save(conv, next_state)
+            if self._events is not None:
+                await self._events.emit(triage_event(message, nlu, decision, opened, outreach))
             entry = self._catalog.intent(nlu.intent)
             if entry is not None and entry.handling in ("flow", "kb", "escalate"):
                 await self._customers.record_intent(conv, nlu.intent, message.message_id, now)
@@ -356,13 +390,27 @@ class Dispatcher:
             return None, None
         try:
             context = await self._outreach.reply_context(message.conversation_id)
-            if context is None or not context.awaiting_answer:
-                return context, None
-            await self._outreach.question_answered(message.conversation_id, context)
+            if context is None:
+                return None, None
+            answer = confirm_answer(message.text) if context.awaiting_answer else None
+            if context.awaiting_answer:
+                await self._outreach.question_answered(message.conversation_id, context)
+            if self._events is not None:
+                await self._events.emit(
+                    Event(
+                        "outreach_answered",
+                        message.timestamp,
+                        customer_id=message.conversation_id,
+                        channel=message.channel,
+                        lang=message.lang,
+                        ref=context.outreach_id,
+                        data={"trigger": context.trigger, "answer": answer, "message_id": message.message_id},
+                    )
+                )
         except RedisError as exc:
             log.error("outreach.reply_unavailable", message_id=message.message_id, error=type(exc).__name__)
             return None, None
-        return context, confirm_answer(message.text)
+        return context, answer
 
     async def _outreach_confirmed(self, message: InboundMessage, context: OutreachContext, *, delayed: bool) -> Outcome:
         """A "yes" to a security check: settled, nobody needs to call; recorded as the reply it is."""

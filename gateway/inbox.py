@@ -30,6 +30,7 @@ from redis.exceptions import LockError, RedisError
 
 from gateway.rasa_client import BotReply, Button, RasaClient, RasaUnavailable
 from zabota import markers, redis_keys
+from zabota.events import Event, queue_event
 from zabota.language import Language, detect_language
 from zabota.redaction import mask_for_log, redact
 
@@ -253,10 +254,39 @@ class Inbox:
 
     @staticmethod
     def _queue_history(pipe: Pipeline, conv: str, entries: Sequence[HistoryEntry]) -> None:
+        """The lines, and their events for the leads' analytics, in the caller's transaction."""
         key = redis_keys.conversation_history(conv)
         pipe.rpush(key, *(e.model_dump_json() for e in entries))
         pipe.ltrim(key, -redis_keys.CONVERSATION_HISTORY_MAX_ITEMS, -1)
         pipe.expire(key, redis_keys.CONVERSATION_HISTORY_TTL_SECONDS)
+        for entry in entries:
+            queue_event(pipe, message_event(conv, entry))
+
+
+# A customer's words kept in the message event (redacted, as in the history): enough to group the questions
+# the knowledge base had no answer for, not a second copy of a pasted letter.
+EVENT_TEXT_CHARS = 500
+
+
+def message_event(conv: str, entry: HistoryEntry) -> Event:
+    """``message_in`` for the customer's line (its redacted words, for the knowledge base's gaps), ``message_out``
+    for every other (who said it; its length, not its text: the leads count answers, they do not reread them)."""
+    data: dict[str, Any] = {"role": entry.role, "message_id": entry.message_id, "chars": len(entry.text or "")}
+    if entry.role == "customer":
+        data["text"] = (entry.text or "")[:EVENT_TEXT_CHARS]
+    else:
+        data.update(buttons=len(entry.buttons), delayed=entry.delayed)
+        if entry.author:
+            data["author"] = entry.author
+    return Event(
+        "message_in" if entry.role == "customer" else "message_out",
+        entry.timestamp,
+        customer_id=conv,
+        channel=entry.channel,
+        lang=entry.lang,
+        ref=entry.message_id,
+        data=data,
+    )
 
 
 def _as_str(value: Any) -> str | None:

@@ -252,7 +252,7 @@ class OutreachSender:
         sent = 0
         for outreach_id, planned in await queue.claim_due(now):
             if await self._deliver(planned):
-                await queue.mark_sent(outreach_id, now)
+                await queue.mark_sent(outreach_id, now, planned)
                 await self._continue_conversation(outreach_id, planned, now)
                 await self._record(outreach_id, planned, now)
                 sent += 1

@@ -82,6 +82,13 @@ class GatewaySettings(BaseSettings):
     # How often the outreach sender looks for messages whose time has come.
     outreach_interval_seconds: float = Field(default=5.0, gt=0)
 
+    # The events ingester (zabota/events/ingest.py): moves the events stream into the system of record's events
+    # table. Off only where another process ingests (one ingester per gateway process is the default); the
+    # stream keeps the events meanwhile, and an ingester started later catches up.
+    events_ingest: bool = True
+    # Entries one ingester round reads and writes in one transaction.
+    events_ingest_batch_size: int = Field(default=500, ge=1, le=10_000)
+
     # Outside calls (Telegram, SMS, SMTP) must not hold a customer's request for long.
     telegram_timeout_seconds: float = Field(default=10.0, gt=0)
     sms_timeout_seconds: float = Field(default=10.0, gt=0)

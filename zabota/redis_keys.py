@@ -58,6 +58,21 @@ def conversation_language(sender_id: str) -> str:
 KB_EVENTS_STREAM = PREFIX + "kb:events"
 KB_EVENTS_STREAM_MAXLEN = 1_000_000
 
+# Stream of every event of the service (zabota/events: messages, triage decisions, articles and feedback,
+# handoff states, outreach, surveys), written as they happen. The ingester (consumer group EVENTS_INGEST_GROUP)
+# moves them into the system of record's events table and acknowledges each after its commit; trimmed
+# approximately to this many entries, far more than the ingester ever lags behind.
+EVENTS_STREAM = PREFIX + "events"
+EVENTS_STREAM_MAXLEN = 2_000_000
+# Consumer group of the ingester on EVENTS_STREAM. A group name, not a key: it lives inside the stream.
+EVENTS_INGEST_GROUP = "records"
+# An entry read by an ingester that has not acknowledged it for this long is taken over by another (its
+# process stopped between reading and committing): at least once, and the table ignores a replayed id.
+EVENTS_CLAIM_IDLE_MS = 60_000
+# Stream of entries the ingester could not read as events: kept for a person to look at, never dropped.
+EVENTS_DEAD_STREAM = PREFIX + "events:dead"
+EVENTS_DEAD_STREAM_MAXLEN = 100_000
+
 
 # ---------------------------------------------------------------------------------------------- customers
 # String: one channel identity -> the customer id it belongs to. Channel identities are namespaced so channels'

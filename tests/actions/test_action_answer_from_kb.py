@@ -32,6 +32,7 @@ from kb_index.build import build_index
 from kb_index.directory import load_directory
 from kb_index.embedders import HashingFakeEmbedder
 from zabota import redis_keys
+from zabota.events import Event
 
 DOMAIN = make_domain(
     "utter_kb_answer",
@@ -190,6 +191,11 @@ async def kb_events(redis: Redis) -> list[dict[str, str]]:
     return [{key.decode(): value.decode() for key, value in fields.items()} for _, fields in entries]
 
 
+async def leads_events(redis: Redis) -> list[Event]:
+    entries = await redis.xrange(redis_keys.EVENTS_STREAM)
+    return [Event.from_fields({key.decode(): value.decode() for key, value in fields.items()}) for _, fields in entries]
+
+
 def log_events(logs: list[dict[str, Any]]) -> list[str]:
     return [str(log["event"]) for log in logs]
 
@@ -227,6 +233,10 @@ async def test_the_answer_is_recorded_on_the_kb_event_stream(kb: Path, redis_db1
     assert event["source"] == "intent_topic"
     assert 0.0 < float(event["score"]) <= 1.0
     assert float(event["at"]) > 0
+    # and, in the same transaction, the leads' event (zabota/events)
+    [lead_event] = await leads_events(redis_db15)
+    assert (lead_event.kind, lead_event.ref, lead_event.customer_id) == ("kb_answer", "roaming", SENDER)
+    assert lead_event.data["intent"] == "roaming" and abs(lead_event.at - float(event["at"])) < 0.001
 
 
 async def test_an_english_conversation_gets_the_english_article(kb: Path, redis_db15: Redis) -> None:
@@ -288,6 +298,8 @@ async def test_no_good_answer(no_good_answer: None, redis_db15: Redis) -> None:
     assert event["kind"] == "miss"
     assert event["intent"] == "check_balance"
     assert event["lang"] == "ru"
+    [gap] = await leads_events(redis_db15)  # the question's words, for the leads' knowledge-base gaps
+    assert gap.kind == "kb_miss" and gap.data["text"] == "как подключить роуминг за границей"
     assert custom_payloads(dispatcher.messages, "zabota_handoff") == []
 
 

@@ -16,6 +16,8 @@ from gateway_testkit import LEAD_TOKEN, AppContext, FakeRasa, StartApp, bearer, 
 from gateway.outreach import OutreachSender, confirm_buttons
 from gateway.texts import OUTREACH_CONFIRMED
 from tests.fakes.twilio_api import FakeTwilio, inbound_sms_form, serve_fake_twilio, signed_inbound
+from zabota import redis_keys
+from zabota.events import Event
 from zabota.outreach.replies import NO_PAYLOAD
 from zabota.records import CustomerData
 
@@ -85,7 +87,14 @@ async def test_a_no_to_the_fraud_check_opens_a_p1_handoff_at_once(
         handoff = await ctx.services.desk.store.get(handoff_id or "")
         history = await ctx.services.inbox.history(cid)
         contacts = await ctx.services.records.recent_contacts(cid)
+        rows = await ctx.services.redis.xrange(redis_keys.EVENTS_STREAM)
     assert handoff is not None and handoff.priority == "p1"
+    # the leads' events: the check sent, and answered "no"
+    events = [Event.from_fields({str(k): str(v) for k, v in fields.items()}) for _, fields in rows]
+    [sent] = [event for event in events if event.kind == "outreach_sent"]
+    [answered] = [event for event in events if event.kind == "outreach_answered"]
+    assert (sent.customer_id, sent.channel, sent.data["trigger"]) == (cid, "sms", "suspicious_payment")
+    assert (answered.ref, answered.data["answer"]) == (sent.ref, "no")
     triage = fake_rasa.requests[-1]["metadata"]["zabota_triage"]
     assert triage["escalate"] is True and triage["override_intent"] == "fraud_report"
     assert "outreach_denied" in triage["reasons"]

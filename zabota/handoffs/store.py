@@ -36,6 +36,7 @@ from redis.exceptions import RedisError, ResponseError, WatchError
 
 from zabota import redis_keys
 from zabota.catalog import Priority
+from zabota.events import Event, EventKind, EventLog, queue_event
 from zabota.handoffs.sla import SlaPolicy, priority_band, queue_score
 from zabota.handoffs.summary import HandoffSummary
 from zabota.redaction import redact
@@ -334,6 +335,7 @@ class HandoffStore:
             status, handoff_id = await self._run_open(summary)
             if status == "opened":
                 log.info("handoff.opened", handoff_id=handoff_id, priority=summary.priority, intent=summary.intent)
+                await EventLog(self._redis).emit(opened_event(summary))
                 return handoff_id
             if status == "id_exists":
                 raise HandoffConflict("id_exists")
@@ -502,7 +504,15 @@ class HandoffStore:
                 updated_at=ctx.now,
                 log=handoff.logged(LogEntry(ctx.now, operator_id, action, handoff.assignee or "")),
             )
-            return _Outcome(claimed, (_publish_operators(claimed, action), _publish_customer(claimed)))
+            event = _handoff_event(
+                claimed,
+                "handoff_claimed",
+                ctx.now,
+                operator=operator_id,
+                action=action,
+                waited_s=ctx.now - handoff.created_at,
+            )
+            return _Outcome(claimed, (_publish_operators(claimed, action), _publish_customer(claimed), event))
 
         result = await self._transact(handoff_id, change)
         log.info("handoff.claimed", handoff_id=handoff_id, operator_id=operator_id, role=checked)
@@ -543,7 +553,19 @@ class HandoffStore:
                 updated_at=ctx.now,
                 log=handoff.logged(LogEntry(ctx.now, operator_id, "reply", clean)),
             )
-            return _Outcome(replied, (_publish_operators(replied, "reply"),))
+            effects: list[_Effect] = [_publish_operators(replied, "reply")]
+            if handoff.first_reply_at is None:
+                effects.append(
+                    _handoff_event(
+                        replied,
+                        "handoff_first_reply",
+                        ctx.now,
+                        operator=operator_id,
+                        response_s=ctx.now - handoff.created_at,
+                        within_sla=ctx.now <= handoff.due_at,
+                    )
+                )
+            return _Outcome(replied, tuple(effects))
 
         await self._transact(handoff_id, change)
         log.info("handoff.replied", handoff_id=handoff_id, operator_id=operator_id, role=checked)
@@ -589,7 +611,18 @@ class HandoffStore:
             if ctx.pointer == handoff.handoff_id:
                 pointer = redis_keys.conversation_handoff(handoff.customer_id)
                 effects.append(lambda pipe: pipe.delete(pointer))
-            effects += [_publish_operators(finished, target), _publish_customer(finished)]
+            effects += [
+                _publish_operators(finished, target),
+                _publish_customer(finished),
+                _handoff_event(
+                    finished,
+                    "handoff_closed" if target == "closed" else "handoff_handed_back",
+                    ctx.now,
+                    operator=operator_id,
+                    duration_s=ctx.now - handoff.created_at,
+                    answered=handoff.first_reply_at is not None,
+                ),
+            ]
             return _Outcome(finished, tuple(effects))
 
         return await self._transact(handoff_id, change)
@@ -615,9 +648,16 @@ class HandoffStore:
                     return None
                 marked = replace(handoff, reminded_at=at)
                 sent.append(marked)
-                return _Outcome(
-                    marked, (lambda pipe: pipe.publish(redis_keys.OPERATOR_EVENTS, reminder_event(marked, at)),)
-                )
+                effects: list[_Effect] = [
+                    lambda pipe: pipe.publish(redis_keys.OPERATOR_EVENTS, reminder_event(marked, at))
+                ]
+                if handoff.reminded_at is None:  # the first reminder is the moment the SLA was missed
+                    effects.append(
+                        _handoff_event(
+                            marked, "handoff_sla_missed", at, overdue_s=at - handoff.due_at, state=handoff.state
+                        )
+                    )
+                return _Outcome(marked, tuple(effects))
 
             try:
                 await self._transact(handoff_id, change)
@@ -696,6 +736,41 @@ def _enqueue(handoff: Handoff) -> _Effect:
 def _publish_operators(handoff: Handoff, change: str) -> _Effect:
     message = updated_event(handoff, change)
     return lambda pipe: pipe.publish(redis_keys.OPERATOR_EVENTS, message)
+
+
+def opened_event(summary: HandoffSummary) -> Event:
+    """What the leads' analytics keep of an opened handoff: why, how urgent, by when."""
+    return Event(
+        "handoff_opened",
+        summary.created_at,
+        customer_id=summary.customer.customer_id,
+        channel=summary.channel,
+        lang=summary.language,
+        ref=summary.handoff_id,
+        data={
+            "priority": summary.priority,
+            "intent": summary.intent,
+            "sensitive": summary.sensitive,
+            "reasons": [reason.code for reason in summary.reasons],
+            "due_at": summary.due_at,
+            "churn_risk": bool(summary.churn_risk),
+            "segment": summary.customer.segment,
+        },
+    )
+
+
+def _handoff_event(handoff: Handoff, kind: EventKind, at: float, **data: Any) -> _Effect:
+    """The event of a handoff's change, written in the change's own transaction."""
+    event = Event(
+        kind,
+        at,
+        customer_id=handoff.customer_id,
+        channel=handoff.summary.channel,
+        lang=handoff.summary.language,
+        ref=handoff.handoff_id,
+        data={"priority": handoff.priority, "intent": handoff.summary.intent, **data},
+    )
+    return lambda pipe: queue_event(pipe, event)
 
 
 def _publish_customer(handoff: Handoff) -> _Effect:

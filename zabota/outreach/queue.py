@@ -20,6 +20,7 @@ import structlog
 from redis.asyncio import Redis
 
 from zabota import redis_keys
+from zabota.events import Event, queue_event
 from zabota.outreach.planning import FollowUp, OutreachPlan, OutreachRules
 from zabota.outreach.replies import OutreachContext
 from zabota.redaction import mask_for_log
@@ -87,6 +88,23 @@ if redis.call('ZREM', KEYS[1], ARGV[1]) == 1 then
 end
 return 0
 """
+
+
+def sent_event(outreach_id: str, planned: OutreachPlan, now: float) -> Event:
+    return Event(
+        "outreach_sent",
+        now,
+        customer_id=planned.customer_id,
+        channel=planned.channel,
+        ref=outreach_id,
+        data={
+            "trigger": planned.trigger,
+            "deferred": planned.deferred,
+            "follow_up": planned.follow_up,
+            "tone": planned.tone,
+            "planned_at": planned.send_at.timestamp(),
+        },
+    )
 
 
 class OutreachQueue:
@@ -171,11 +189,16 @@ class OutreachQueue:
                 await self._redis.hset(redis_keys.outreach_item(outreach_id), "status", "scheduled")
                 log.warning("outreach.claim_recovered", outreach_id=outreach_id)
 
-    async def mark_sent(self, outreach_id: str, now: float) -> None:
+    async def mark_sent(self, outreach_id: str, now: float, planned: OutreachPlan | None = None) -> None:
+        """Sent: the status, and with ``planned`` the leads' ``outreach_sent`` event, in one transaction."""
         item = redis_keys.outreach_item(outreach_id)
-        await self._redis.zrem(redis_keys.OUTREACH_CLAIMED, outreach_id)
-        await self._redis.hset(item, mapping={"status": "sent", "sent_at": f"{now:.3f}"})
-        await self._redis.hincrby(item, "attempts", 1)
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.zrem(redis_keys.OUTREACH_CLAIMED, outreach_id)
+            pipe.hset(item, mapping={"status": "sent", "sent_at": f"{now:.3f}"})
+            pipe.hincrby(item, "attempts", 1)
+            if planned is not None:
+                queue_event(pipe, sent_event(outreach_id, planned, now))
+            await pipe.execute()
         log.info("outreach.sent", outreach_id=outreach_id)
 
     async def mark_failed(self, outreach_id: str, now: float, error: str) -> Status:

@@ -4,6 +4,7 @@ create exactly these (tests/zabota/records/test_migrations.py compares the two).
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, MetaData, String, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -117,3 +118,27 @@ class Contact(Base):
     handoff_priority: Mapped[str | None] = mapped_column(String(4))
     # resolved | unresolved | abandoned, as the operator closed it
     handoff_outcome: Mapped[str | None] = mapped_column(String(16))
+
+
+class StoredEvent(Base):
+    """One event of the service (zabota/events), as the ingester moved it from the Redis stream: append-only,
+    the source of the leads' analytics. Personal data is redacted before the event is emitted."""
+
+    __tablename__ = "events"
+    __table_args__ = (
+        # the analytics' shapes: one kind over a period (per day), one customer's timeline (72-hour repeats,
+        # churn), one handoff, article or outreach message; the leading column of each serves queries on it alone
+        Index("ix_events_kind_at", "kind", "at"),
+        Index("ix_events_customer_at", "customer_id", "at"),
+    )
+
+    # given when the event happens (e- + 16 hex): a replayed stream entry finds its row and is ignored
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    # no foreign key: an event may come before the customer's row is written, or outlive it
+    customer_id: Mapped[str | None] = mapped_column(String(64))
+    channel: Mapped[str | None] = mapped_column(String(32))
+    lang: Mapped[str | None] = mapped_column(String(16))
+    ref: Mapped[str | None] = mapped_column(String(128), index=True)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
