@@ -48,6 +48,7 @@ from gateway.rate_limit import RateLimiter
 from gateway.reply_routing import ReplyRouter
 from gateway.services import Services
 from gateway.settings import GatewaySettings
+from gateway.surveys import SurveyDesk
 from gateway.triage import TriageEngine
 from kb_index.embedders import create_embedder
 from kb_index.live import LiveRetriever
@@ -65,6 +66,7 @@ from zabota.outreach.queue import OutreachQueue
 from zabota.records import CustomerRecords, RecordsSettings
 from zabota.records import create_engine as create_records_engine
 from zabota.records.migrate import ensure_migrated
+from zabota.surveys.store import SurveyStore
 from zabota.tone import load_tone_rules
 from zabota.triage import SignalDetector, TriageConfig, TriagePolicy
 
@@ -117,6 +119,7 @@ def build_services(settings: GatewaySettings, redis: Redis) -> Services:
     )
     records_settings = RecordsSettings.from_env({"DATABASE_URL": settings.database_url})
     records = CustomerRecords(create_records_engine(records_settings))
+    surveys = SurveyDesk(SurveyStore(redis))
     desk = HandoffDesk(
         redis,
         rasa,
@@ -130,6 +133,7 @@ def build_services(settings: GatewaySettings, redis: Redis) -> Services:
         timezone=settings.timezone,
         care_phone=settings.care_phone,
         records=records,
+        surveys=surveys,
     )
     outreach = OutreachQueue(redis, load_outreach_rules())
     dispatcher = Dispatcher(
@@ -145,6 +149,7 @@ def build_services(settings: GatewaySettings, redis: Redis) -> Services:
         project=settings.zabota_project or None,
         outreach=outreach,
         events=EventLog(redis),
+        surveys=surveys,
     )
     return Services(
         settings=settings,

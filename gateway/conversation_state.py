@@ -40,6 +40,9 @@ class ConversationState:
     # The contact of the system of record this conversation's messages go to now
     # (zabota/records/contact_log.py ContactPointer.as_dict), None before the first
     contact: dict[str, Any] | None = None
+    # The contact in which a handoff was last opened: a conversation a person took (a sensitive case, a
+    # complex one) is not the bot's to survey as resolved (zabota/surveys/policy.py)
+    escalated_contact: str | None = None
 
     def last_article(self) -> str | None:
         answers = [event for event in self.kb_events if event.get("event") == "answer"]
@@ -130,6 +133,9 @@ class ConversationStateStore:
                 intents=tuple(data.get("intents") or ()),
                 kb_events=tuple(data.get("kb_events") or ()),
                 contact=data.get("contact") if isinstance(data.get("contact"), dict) else None,
+                escalated_contact=data.get("escalated_contact")
+                if isinstance(data.get("escalated_contact"), str)
+                else None,
             )
         except (ValueError, TypeError, AttributeError):
             # Written by another version: start afresh rather than fail the customer's message.

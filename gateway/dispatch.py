@@ -25,9 +25,10 @@ from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 
 from gateway import texts
-from gateway.conversation_state import ConversationState, ConversationStateStore, advance
+from gateway.conversation_state import LOW_CONFIDENCE, ConversationState, ConversationStateStore, advance
 from gateway.inbox import InboundMessage, Inbox
 from gateway.rasa_client import BotReply, RasaClient, RasaUnavailable
+from gateway.surveys import SurveyDesk, SurveyTurn
 from gateway.triage import TriageEngine
 from zabota import markers, redis_keys
 from zabota.catalog import Catalog
@@ -35,10 +36,17 @@ from zabota.events import Event, EventLog
 from zabota.identity import CustomerDirectory
 from zabota.outreach.replies import Answer, OutreachContext, confirm_answer
 from zabota.records import ContactData, CustomerData, CustomerRecord, CustomerRecords, RecordError
-from zabota.records.contact_log import ContactPointer, contact_channel, current_contact, turn_contact
+from zabota.records.contact_log import (
+    CONTACT_GAP_SECONDS,
+    ContactPointer,
+    contact_channel,
+    current_contact,
+    turn_contact,
+)
 from zabota.records.known_data import known_data
 from zabota.records.opt_out import Consent, consent_channel, consent_request
 from zabota.redaction import mask_for_log
+from zabota.surveys.policy import TurnFacts
 from zabota.tone import Tone, ToneChoice, ToneFacts, ToneRules, load_tone_rules
 from zabota.triage.model import NluResult, Reason, TriageDecision
 
@@ -215,6 +223,7 @@ class Dispatcher:
         project: str | None = None,
         outreach: OutreachReplies | None = None,
         events: EventLog | None = None,
+        surveys: SurveyDesk | None = None,
     ) -> None:
         self._inbox = inbox
         self._rasa = rasa
@@ -228,6 +237,7 @@ class Dispatcher:
         self._project = project
         self._outreach = outreach
         self._events = events
+        self._surveys = surveys
 
     async def handle(
         self,
@@ -273,6 +283,10 @@ class Dispatcher:
         outreach, answer = await self._outreach_reply(message)
         if outreach is not None and answer == "yes":
             return await self._outreach_confirmed(message, outreach, delayed=delayed)
+
+        survey = await self._survey_answer(message)
+        if survey is not None:
+            return await self._survey_answered(message, survey, delayed=delayed)
 
         now = time.time()
         state = await self.states.get(conv)
@@ -330,6 +344,11 @@ class Dispatcher:
             opened = await self._desk.open(message, decision, turn.handoff, next_state, tone=tone.tone, current=contact)
             replies.extend(self._desk.notices(message, decision, opened, tone.tone))
             contact = replace(contact, handoff_id=opened.handoff_id, handoff_priority=opened.priority)
+            next_state = replace(next_state, escalated_contact=pointer.contact_id)
+        elif not decision.escalate and self._surveys is not None:
+            question = await self._survey_offer(message, state, nlu.intent, feedback, pointer, tone.tone, now)
+            if question is not None:
+                replies.append(question)
         next_state = replace(next_state, contact=pointer.as_dict())
         await self._record_contact(message, contact, record)
         try:
@@ -440,6 +459,65 @@ class Dispatcher:
         except RedisError as exc:
             log.error("inbox.history_failed", message_id=message.message_id, error=type(exc).__name__)
         return Outcome(message, replies, delivered=True, tone=tone.tone)
+
+    async def _survey_answer(self, message: InboundMessage) -> SurveyTurn | None:
+        """The message as an answer to the customer's survey in progress (zabota/surveys); Redis down: not read
+        as one (logged), the message goes to the bot as any other."""
+        if self._surveys is None:
+            return None
+        try:
+            return await self._surveys.answer(message)
+        except RedisError as exc:
+            log.error("survey.unavailable", message_id=message.message_id, error=type(exc).__name__)
+            return None
+
+    async def _survey_answered(self, message: InboundMessage, survey: SurveyTurn, *, delayed: bool) -> Outcome:
+        """A score: the next question or thanks, and for a low one a p3 follow-up handoff with the comment."""
+        opened: OpenedHandoff | None = None
+        tone = await self.tone_for(message.conversation_id, message.channel)
+        if survey.recovery is not None:
+            state = await self.states.get(message.conversation_id)
+            opened = await self._desk.open(message, survey.recovery, None, state, tone=tone)
+            log.info("survey.recovery_opened", message_id=message.message_id, handoff_id=opened.handoff_id)
+        try:
+            await self._inbox.record_replies(message, survey.replies, delayed=delayed)
+        except RedisError as exc:
+            log.error("inbox.history_failed", message_id=message.message_id, error=type(exc).__name__)
+        return Outcome(message, survey.replies, delivered=True, handoff=opened, decision=survey.recovery, tone=tone)
+
+    async def _survey_offer(
+        self,
+        message: InboundMessage,
+        state: ConversationState,
+        intent: str,
+        feedback: bool | None,
+        pointer: ContactPointer,
+        tone: Tone,
+        now: float,
+    ) -> BotReply | None:
+        """The survey's first question when this turn closes a conversation the bot resolved; None otherwise
+        (and when Redis fails: logged, the answer goes out without it)."""
+        assert self._surveys is not None
+        since = now - CONTACT_GAP_SECONDS
+        answered = any(
+            float(item.get("timestamp") or 0) >= since
+            and float(item.get("confidence") or 0) >= LOW_CONFIDENCE
+            and (entry := self._catalog.intent(str(item.get("name")))) is not None
+            and entry.handling in ("kb", "flow")
+            for item in state.intents
+        )
+        facts = TurnFacts(
+            intent=intent,
+            answered_before=answered,
+            article_helped=feedback is True,
+            handoff=state.escalated_contact == pointer.contact_id
+            or await self._desk.active_for(message.conversation_id) is not None,
+        )
+        try:
+            return await self._surveys.offer(message, facts, tone, pointer.contact_id)
+        except RedisError as exc:
+            log.error("survey.unavailable", message_id=message.message_id, error=type(exc).__name__)
+            return None
 
     async def tone_for(self, conversation_id: str, channel: str) -> Tone:
         """The tone of a text said outside a bot turn (a parked message's "answer comes later", a linked phone

@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 
 import structlog
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 
 from gateway import texts
@@ -31,6 +32,7 @@ from gateway.inbox import HistoryEntry, InboundMessage, Inbox
 from gateway.operator_auth import Operator
 from gateway.outbound import CustomerChannels
 from gateway.rasa_client import BotReply, RasaClient, RasaUnavailable
+from gateway.surveys import SurveyDesk
 from zabota import redis_keys
 from zabota.catalog import Catalog, Priority
 from zabota.channels.policy import ChannelPolicyConfig, ContactProfile, choose_channels, content_from_replies
@@ -118,8 +120,10 @@ class HandoffDesk:
         timezone: str,
         care_phone: str,
         records: CustomerRecords | None = None,
+        surveys: SurveyDesk | None = None,
     ) -> None:
         self._redis = redis
+        self._surveys = surveys
         self._rasa = rasa
         self.store = store
         self._inbox = inbox
@@ -324,7 +328,36 @@ class HandoffDesk:
     async def close(self, handoff_id: str, operator: Operator, resolution: str | None) -> Handoff:
         handoff = await self.store.close(handoff_id, operator.id, operator.role, redact(resolution or ""))
         await self._tell_customer(handoff, texts.CLOSED)
+        await self._survey_after(handoff)
         return handoff
+
+    async def _survey_after(self, handoff: Handoff) -> None:
+        """How did it go: the survey's first question after a closed handoff, never after a sensitive one (a
+        person in crisis or defrauded is not asked for a score). Redis failing: logged, the close stands."""
+        if self._surveys is None or handoff.summary.sensitive:
+            return
+        lang: Language = "en" if handoff.summary.language == "en" else "ru"
+        # a call is over when its handoff closes: the question goes by SMS, which the answer comes back by
+        channel = "sms" if handoff.summary.channel == "voice" else handoff.summary.channel
+        try:
+            question = await self._surveys.start_after_handoff(
+                handoff.customer_id, handoff.handoff_id, channel, lang, handoff.summary.tone
+            )
+        except RedisError as exc:
+            log.error("survey.unavailable", handoff_id=handoff.handoff_id, error=type(exc).__name__)
+            return
+        if question is None:
+            return
+        entry = HistoryEntry(
+            role="bot",
+            message_id="sv-" + secrets.token_hex(8),
+            timestamp=time.time(),
+            channel=channel,
+            lang=lang,
+            text=question.text,
+            buttons=question.buttons,
+        )
+        await self._channels.deliver(handoff.customer_id, [entry], channel=channel)
 
     async def _tell_customer(self, handoff: Handoff, text: texts.Phrase, **values: str) -> None:
         """A status change said in the customer's channel, in the tone the handoff was opened in."""

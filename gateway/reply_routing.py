@@ -18,6 +18,7 @@ from gateway.dispatch import Outcome
 from gateway.inbox import Inbox
 from gateway.outbound import CustomerChannels, Sent, reply_text
 from gateway.rasa_client import BotReply
+from gateway.surveys import is_survey_question
 from gateway.texts import COPY_PLACES, COPY_SENT
 from gateway.triage import contact_profile
 from zabota.catalog import Catalog
@@ -71,7 +72,8 @@ class ReplyRouter:
         if not outcome.delivered or outcome.held or outcome.handoff is not None or not outcome.replies:
             return Routed([])
         message = outcome.message
-        texts = [reply_text(reply) for reply in outcome.replies]
+        # the survey's question stays in the channel it was asked in
+        texts = [reply_text(reply) for reply in outcome.replies if not is_survey_question(reply)]
         decision = outcome.decision
         entry = self._catalog.intent(decision.intent) if decision else None
         content = content_from_replies(

@@ -19,6 +19,7 @@ from gateway.operator_auth import require_service_token
 from gateway.outbound import reply_text
 from gateway.recognition import customer_for_verified_phone
 from gateway.services import Services, get_services
+from gateway.surveys import is_survey_question
 from gateway.texts import VOICE_DELAYED_ANSWER, VOICE_TRANSFER
 from zabota.channels.phones import normalize_phone, phone_for_log
 from zabota.channels.voice import spoken_text
@@ -35,7 +36,11 @@ class VoiceEventIn(BaseModel):
     call_id: str = Field(pattern=r"^[A-Za-z0-9_.:-]{1,128}$", description="The platform's id of the call.")
     caller: str = Field(min_length=3, max_length=32, description="The caller's number (E.164 or Russian 8...).")
     text: str = Field(description="What the caller said, as recognised; not empty.")
-    event: Literal["speech"] = "speech"
+    event: Literal["speech", "dtmf"] = Field(
+        default="speech",
+        description="speech: what the caller said; dtmf: the keys they pressed, as digits in text (the answer to a "
+        "survey question, «оцените от 1 до 5»).",
+    )
     confidence: float | None = Field(default=None, ge=0, le=1, description="The recogniser's confidence.")
 
 
@@ -125,7 +130,10 @@ async def voice_event(
 
     routed = await services.replies.route(outcome, caller=caller)
     sent = routed.sent
-    speak = spoken_text([reply_text(reply) for reply in outcome.replies], routed.sent_channels, lang)
+    answer = [reply for reply in outcome.replies if not is_survey_question(reply)]
+    speak = spoken_text([reply_text(reply) for reply in answer], routed.sent_channels, lang)
+    # the survey's question at the end of the call, whole: the caller answers it by voice or keys (dtmf)
+    speak = " ".join([speak, *(reply.text or "" for reply in outcome.replies if is_survey_question(reply))]).strip()
     log.info(
         "voice.answered",
         call_id=body.call_id,

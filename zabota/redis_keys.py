@@ -237,3 +237,28 @@ def outreach_daily(customer_id: str, day: str) -> str:
 
 def outreach_reply(customer_id: str) -> str:
     return OUTREACH_REPLY.format(customer_id=customer_id)
+
+
+# --- Surveys (zabota/surveys) ------------------------------------------------------------------------------------
+# String (JSON, zabota.surveys.policy.Survey): the customer's survey in progress, what was asked last. Answers are
+# accepted late, so it lives as long as the answer window (SurveyConfig.answer_window_hours, 72 h by default);
+# a new survey replaces it.
+SURVEY = PREFIX + "survey:{customer_id}"
+# String: the contact or handoff the customer was last surveyed about (throttling: one survey a conversation,
+# one a customer in SurveyConfig.min_days_between, 7 days by default, which is its lifetime).
+SURVEY_LAST = PREFIX + "survey:{customer_id}:last"
+# String: set when the customer was asked the NPS question; while it lives (SurveyConfig.nps_every_days, 90 days
+# by default) NPS is not due again.
+SURVEY_NPS = PREFIX + "survey:{customer_id}:nps"
+
+
+def survey(customer_id: str) -> str:
+    return SURVEY.format(customer_id=customer_id)
+
+
+def survey_last(customer_id: str) -> str:
+    return SURVEY_LAST.format(customer_id=customer_id)
+
+
+def survey_nps(customer_id: str) -> str:
+    return SURVEY_NPS.format(customer_id=customer_id)

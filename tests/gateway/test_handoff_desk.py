@@ -433,7 +433,7 @@ async def test_claim_reply_and_close_are_told_to_the_customer(
             _, reply = await desk.reply(opened.handoff_id, anna, "Проверяю списание, минуту")
             on_reply = await frames(pubsub, 1)
             closed = await desk.close(opened.handoff_id, anna, "вернули деньги")
-            on_close = await frames(pubsub, 2)
+            on_close = await frames(pubsub, 3)
         history = await ctx.services.inbox.history(customer)
         active = await desk.active_for(customer)
 
@@ -448,11 +448,15 @@ async def test_claim_reply_and_close_are_told_to_the_customer(
     assert closed.state == "closed" and closed.resolution == "вернули деньги"
     assert on_close[0] == {"type": "handoff_status", "handoff_id": opened.handoff_id, "state": "closed"}
     assert on_close[1]["entry"]["role"] == "system" and on_close[1]["entry"]["text"] == texts.CLOSED["ru"]
+    # then, the case not being a sensitive one, how it went (gateway/surveys.py)
+    survey = on_close[2]["entry"]
+    assert survey["role"] == "bot" and [button["title"] for button in survey["buttons"]] == ["1", "2", "3", "4", "5"]
     assert [(entry.role, entry.text) for entry in history] == [
         ("customer", "С карты списали деньги"),
         ("system", joined),
         ("operator", "Проверяю списание, минуту"),
         ("system", texts.CLOSED["ru"]),
+        ("bot", survey["text"]),
     ]
     assert {entry.channel for entry in history} == {"webchat"}
     assert active is None  # the customer's next message goes to the bot again

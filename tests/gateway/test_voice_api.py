@@ -186,3 +186,20 @@ async def test_too_many_events_from_one_caller_are_429(start_voice: Any, fake_ra
     assert first.status_code == 200
     assert second.status_code == 429 and second.headers["Retry-After"] == "30"
     assert len(fake_rasa.requests) == 1
+
+
+async def test_the_call_ends_with_the_survey_question_and_keys_answer_it(
+    start_voice: Any, fake_rasa: FakeRasa, twilio: FakeTwilio
+) -> None:
+    """After a resolved question the call asks the CSAT question whole (not cut to the spoken limit, not sent by
+    SMS with the answer); the caller presses 4 and hears the next question."""
+    fake_rasa.intents = {"роуминг": "roaming", "спасибо": "thank"}
+    async with start_voice() as ctx:
+        await ctx.client.post(URL, json=event("как включить роуминг"), headers=AUTH)
+        thanks = (await ctx.client.post(URL, json=event("спасибо, понятно"), headers=AUTH)).json()
+        sms_before = len(twilio.messages)
+        keys = (await ctx.client.post(URL, json=event("4", event="dtmf"), headers=AUTH)).json()
+    assert thanks["speak"].endswith("Оцените, пожалуйста, как мы помогли: от 1 (плохо) до 5 (отлично).")
+    assert not any("Оцените" in message["body"] for message in twilio.messages)
+    assert keys["speak"].startswith("Насколько легко было решить вопрос")
+    assert len(twilio.messages) == sms_before

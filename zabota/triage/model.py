@@ -41,6 +41,7 @@ ReasonCode = Literal[
     "anger",  # strong anger
     "leaving",  # the customer says they are leaving: cancel_contract, to a person who can keep them
     "outreach_denied",  # a "no" to an outreach security check (a payment the customer did not make)
+    "service_recovery",  # a low survey score (CSAT, CES, an NPS detractor): a person follows up
     "routine",  # nothing to escalate: the bot answers
 ]
 
