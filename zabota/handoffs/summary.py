@@ -177,7 +177,7 @@ def build_summary(
     language = _summary_language(customer.language, decision.lang)
     priority: Priority = decision.priority or DEFAULT_PRIORITY
     churn = churn or ChurnRisk()
-    priority = raised_priority(priority, churn)
+    priority = raised_priority(priority, churn, [reason.code for reason in decision.reasons])
     lines = _transcript_lines(history)
     intent = decision.handoff_intent or decision.intent
     return HandoffSummary(

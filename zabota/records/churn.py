@@ -7,7 +7,7 @@ operator with its reasons.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
@@ -98,9 +98,14 @@ def churn_risk(
     return ChurnRisk(tuple(reasons), tuple(details))
 
 
-def raised_priority(priority: Priority, risk: ChurnRisk) -> Priority:
-    """One step more urgent for a customer at risk, never to p1 (life and safety only)."""
-    if not risk.at_risk:
+def raised_priority(priority: Priority, risk: ChurnRisk, escalated_for: Collection[str] = ()) -> Priority:
+    """One step more urgent for a customer at risk, never to p1 (life and safety only). ``escalated_for``: the
+    handoff's own reason codes; a problem that came back is the recurring rule's reason already (the same count),
+    so it does not raise the priority a second time."""
+    reasons = set(risk.reasons)
+    if "recurring" in escalated_for:
+        reasons.discard("repeated_problem")
+    if not reasons:
         return priority
     order: tuple[Priority, ...] = ("p1", "p2", "p3", "p4")
     index = order.index(priority)

@@ -60,6 +60,16 @@ def test_the_contact_being_handed_over_counts_for_the_repeated_problem_only() ->
     assert not churn_risk(history, CATALOG, NOW, in_progress=same_contact).at_risk
 
 
+def test_a_recurring_problem_is_not_raised_twice_for_the_same_count() -> None:
+    """The recurring rule escalated it for the problem coming back; the churn risk's repeated problem is that same
+    fact, so only another reason (an unsolved handoff, anger, a wish to leave) raises the priority."""
+    repeated = ChurnRisk(("repeated_problem",), ("internet_down in 3 contacts within 30 days",))
+    assert raised_priority("p3", repeated, ["recurring"]) == "p3"
+    assert raised_priority("p3", repeated, ["anger"]) == "p2"
+    both = ChurnRisk(("repeated_problem", "unresolved_handoff"), ("...", "..."))
+    assert raised_priority("p3", both, ["recurring"]) == "p2"
+
+
 def test_anger_an_unsolved_handoff_and_a_wish_to_leave() -> None:
     history = [
         contact(2, signals=("anger",)),
