@@ -5,14 +5,18 @@ files. Every database here is created by the tests and dropped by them: nothing 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
 
 import psycopg
 import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from zabota.records import RecordsSettings
+from zabota.records import RecordsSettings, create_engine
+from zabota.records.migrate import upgrade
 
 POSTGRES_URL = os.environ.get("ZABOTA_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 # where the session's system-of-record tests ran, for the terminal summary
@@ -54,3 +58,18 @@ def make_database(
         with psycopg.connect(POSTGRES_URL, autocommit=True) as connection:
             for name in created:
                 connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@contextlib.asynccontextmanager
+async def migrated_engine(settings: RecordsSettings) -> AsyncIterator[AsyncEngine]:
+    """An engine on ``settings``' database, migrated to the newest revision first; disposed at the end."""
+    upgrade(settings)
+    engine = create_engine(settings)
+    try:
+        yield engine
+    finally:
+        await engine.dispose()
+
+
+def sqlite_settings(folder: Path) -> RecordsSettings:
+    return RecordsSettings(f"sqlite:///{folder / 'records.sqlite3'}")

@@ -313,8 +313,17 @@ def callback_data(button: Button) -> str:
     return truncate_utf8(button.payload or button.title, MAX_CALLBACK_DATA_BYTES)
 
 
+# Buttons that are all short numbers (a survey's scale, 1-5 or 0-10) sit side by side, this many to a row; any
+# other button has a row of its own, where its title has room.
+SCALE_BUTTONS_PER_ROW = 6
+
+
 def inline_keyboard(buttons: Sequence[Button]) -> dict[str, Any]:
-    return {"inline_keyboard": [[{"text": button.title, "callback_data": callback_data(button)}] for button in buttons]}
+    keys = [{"text": button.title, "callback_data": callback_data(button)} for button in buttons]
+    if keys and all(button.title.isdigit() and len(button.title) <= 2 for button in buttons):
+        rows = [keys[start : start + SCALE_BUTTONS_PER_ROW] for start in range(0, len(keys), SCALE_BUTTONS_PER_ROW)]
+        return {"inline_keyboard": rows}
+    return {"inline_keyboard": [[key] for key in keys]}
 
 
 # --- the Bot API client -------------------------------------------------------------------------------------

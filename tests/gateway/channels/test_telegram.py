@@ -15,6 +15,7 @@ from gateway.channels.telegram import (
     TelegramError,
     TelegramOutgoing,
     callback_data,
+    inline_keyboard,
     parse_update,
     render_replies,
     secret_token_ok,
@@ -416,3 +417,14 @@ def test_from_settings() -> None:
     Settings.telegram_bot_token = None
     with pytest.raises(ValueError, match="TELEGRAM_BOT_TOKEN"):
         TelegramBotApi.from_settings(Settings())
+
+
+def test_a_scale_of_numbers_sits_in_rows_and_other_buttons_one_a_row() -> None:
+    """A survey's 0-10 in two rows of six and five, not eleven rows; "Да"/"Нет" each on its own row."""
+    scale = inline_keyboard([Button(title=str(n), payload=f"/score{n}") for n in range(11)])["inline_keyboard"]
+    assert [[key["text"] for key in row] for row in scale] == [
+        ["0", "1", "2", "3", "4", "5"],
+        ["6", "7", "8", "9", "10"],
+    ]
+    words = inline_keyboard([Button(title="Да", payload="/affirm"), Button(title="Нет", payload="/deny")])
+    assert [[key["text"] for key in row] for row in words["inline_keyboard"]] == [["Да"], ["Нет"]]

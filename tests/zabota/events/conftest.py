@@ -10,28 +10,22 @@ import pytest
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from tests.records_database import migrated_engine, sqlite_settings
 from zabota.events.store import EventStore
-from zabota.records import RecordsSettings, create_engine
-from zabota.records.migrate import upgrade
+from zabota.records import RecordsSettings
 from zabota.records.schema import StoredEvent
 
 
 @pytest.fixture(scope="session")
 async def events_engine(make_database: Callable[[], RecordsSettings]) -> AsyncIterator[AsyncEngine]:
-    settings = make_database()
-    upgrade(settings)
-    engine = create_engine(settings)
-    yield engine
-    await engine.dispose()
+    async with migrated_engine(make_database()) as engine:
+        yield engine
 
 
 @pytest.fixture(scope="session")
 async def sqlite_events_engine(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[AsyncEngine]:
-    settings = RecordsSettings(f"sqlite:///{tmp_path_factory.mktemp('events') / 'records.sqlite3'}")
-    upgrade(settings)
-    engine = create_engine(settings)
-    yield engine
-    await engine.dispose()
+    async with migrated_engine(sqlite_settings(tmp_path_factory.mktemp("events"))) as engine:
+        yield engine
 
 
 async def _emptied(engine: AsyncEngine) -> None:
