@@ -98,7 +98,11 @@ class Contact(Base):
     """One contact with a customer: a conversation in one channel, from its first message to its end."""
 
     __tablename__ = "contacts"
-    __table_args__ = (Index("ix_contacts_customer_started", "customer_id", "started_at"),)
+    __table_args__ = (
+        Index("ix_contacts_customer_started", "customer_id", "started_at"),
+        # the leads' figures read a window of conversations of every customer (zabota/analytics)
+        Index("ix_contacts_started_at", "started_at"),
+    )
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     customer_id: Mapped[str] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
