@@ -18,7 +18,7 @@ export TRANSFORMERS_OFFLINE := 1
 
 .PHONY: help setup run test lint typecheck unit integration validate test-stories train eval-nlu bench-nlu \
         bench-datasets bench-all lock-bot lock-app clean kb-build kb-search kb-eval kb-tune kb-tune-nlu bench-kb-scale \
-        bench-kb-did-you-mean db-upgrade customers-import customers-sync \
+        bench-kb-did-you-mean db-upgrade customers-import customers-sync report \
         browsers bench-triage bench-triage-knn bench-gateway bench-outreach eval-dialogues
 
 help: ## list every target
@@ -89,6 +89,10 @@ run: setup train kb-build db-upgrade ## set up what is missing and start Redis, 
 
 db-upgrade: $(APP_STAMP) ## migrate the system of record (DATABASE_URL; default the SQLite file .run/zabota.sqlite3)
 	@$(APP_PY) -m zabota.records upgrade
+
+report: $(APP_STAMP) db-upgrade ## the leads' figures for FROM=YYYY-MM-DD TO=YYYY-MM-DD (UTC days, default today) [CHANNEL= LANG_FILTER=ru|en SEGMENT=], JSON last line
+	@$(APP_PY) -m zabota.analytics.report $(if $(FROM),--from $(FROM)) $(if $(TO),--to $(TO)) \
+	    $(if $(CHANNEL),--channel $(CHANNEL)) $(if $(LANG_FILTER),--lang $(LANG_FILTER)) $(if $(SEGMENT),--segment $(SEGMENT))
 
 customers-import: $(APP_STAMP) ## load customer profiles from CSV=<file> into the system of record (line-numbered errors)
 	@test -n "$(CSV)" || { echo "usage: make customers-import CSV=customers.csv" >&2; exit 2; }
