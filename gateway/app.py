@@ -19,6 +19,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from gateway import (
+    analytics_api,
     customers_api,
     health,
     operators,
@@ -256,6 +257,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.include_router(operators.router)
     app.include_router(customers_api.router)
     app.include_router(outreach.router)
+    app.include_router(analytics_api.router)
     app.include_router(pages.router)
     # The console's script and styles (the pages themselves come from gateway/pages.py, with their headers).
     app.mount("/static", StaticFiles(directory=pages.STATIC), name="static")
