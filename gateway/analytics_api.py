@@ -20,7 +20,7 @@ import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 
 import structlog
@@ -35,12 +35,14 @@ from gateway.operator_auth import Operator
 from gateway.operators import OperatorDep, ServicesDep
 from gateway.services import Services
 from zabota.analytics.figures import (
+    MAX_WINDOW_DAYS,
     analytics_connection,
     churn_risk,
     conversations,
+    day_window,
+    days,
     escalation,
     figures,
-    human_first_response_by_day,
     knowledge_base,
     prevented,
     recurring,
@@ -81,7 +83,6 @@ log = structlog.get_logger(__name__)
 router = APIRouter(prefix="/api/v1/analytics", tags=["analytics"])
 
 # the longest window one request may ask for (as ``make report``): a year, leap day included
-MAX_DAYS = 366
 # the filter's values: the contacts' channels (zabota/records/store.py CONTACT_CHANNELS) but "outreach", which is
 # no conversation's channel (an outreach message's events carry the channel it went by)
 Channel = Literal["webchat", "telegram", "voice", "sms", "email"]
@@ -122,19 +123,16 @@ class AnalyticsQuery:
     lang: str | None = None
     segment: str | None = None
 
-    @property
-    def since(self) -> datetime:
-        return datetime.combine(self.first, time(), UTC)
-
-    @property
-    def until(self) -> datetime:
-        return datetime.combine(self.last + timedelta(days=1), time(), UTC)
+    def span(self) -> tuple[datetime, datetime]:
+        """[since, until) in UTC (the days were checked when the query was read)."""
+        return day_window(self.first, self.last)
 
     def scope(self, services: Services) -> Scope:
+        since, until = self.span()
         return scope_of(
             services.records.engine,
-            self.since,
-            self.until,
+            since,
+            until,
             channel=self.channel,
             lang=self.lang,
             segment=self.segment,
@@ -158,7 +156,7 @@ def analytics_query(
         Query(
             alias="to",
             description="The last UTC day of the window, included, YYYY-MM-DD; not before `from`, at most "
-            f"{MAX_DAYS} days from it. Default: `from` when given, else today (UTC).",
+            f"{MAX_WINDOW_DAYS} days from it. Default: `from` when given, else today (UTC).",
             examples=["2026-12-07"],
         ),
     ] = None,
@@ -182,13 +180,10 @@ def analytics_query(
 ) -> AnalyticsQuery:
     today = datetime.now(UTC).date()
     first, last = first or last or today, last or first or today
-    if last < first:
-        raise ApiError(422, "invalid_window", f"to ({last}) is before from ({first})")
-    days = (last - first).days + 1
-    if days > MAX_DAYS:
-        raise ApiError(422, "invalid_window", f"the window is {days} days ({first}..{last}); at most {MAX_DAYS}")
-    if last == date.max:
-        raise ApiError(422, "invalid_window", f"to ({last}) is out of range")
+    try:
+        day_window(first, last)
+    except ValueError as error:
+        raise ApiError(422, "invalid_window", str(error)) from error
     return AnalyticsQuery(first, last, channel, lang, segment)
 
 
@@ -227,36 +222,6 @@ def outreach_about(services: Services) -> About:
 
 
 Reader = Callable[[AsyncConnection, Scope, About], Awaitable[Any]]
-
-
-async def series(connection: AsyncConnection, scope: Scope) -> tuple[Day, ...]:
-    """The per-day series of ``figures()`` (``Figures.days``), from the three queries it needs: every UTC day
-    of the window, in order, empty ones as zeros and blanks."""
-    _, conversation_days = await conversations(connection, scope)
-    _, csat_days = await surveys(connection, scope)
-    human_days = await human_first_response_by_day(connection, scope)
-    days = []
-    for day in scope.days():
-        counts, csat, human = (
-            conversation_days.get(day, Conversations()),
-            csat_days.get(day, Csat()),
-            human_days.get(day),
-        )
-        days.append(
-            Day(
-                date=day,
-                conversations=counts.total,
-                contained=counts.contained,
-                pending=counts.pending,
-                containment_rate=counts.containment_rate,
-                escalated=counts.escalated,
-                escalation_rate=counts.escalation_rate,
-                csat_n=csat.n,
-                csat=csat.rate,
-                human_first_response_p50=human.p50 if human is not None else None,
-            )
-        )
-    return tuple(days)
 
 
 def _plain(read: Callable[[AsyncConnection, Scope], Awaitable[Any]]) -> Reader:
@@ -382,7 +347,7 @@ CHARTS: tuple[Chart, ...] = (
         "days",
         "days",
         list[Day],
-        _plain(series),
+        _plain(days),
         "The per-day series for the trend lines (lead role)",
         "One entry per UTC day of the window, in order, empty days as zeros and nulls: conversations, contained, "
         "pending, containment and escalation rate of the contacts started that day; CSAT of that day's answers; "
@@ -493,7 +458,7 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
     422: _error(
         "A bad parameter, the reason in `detail`: `invalid_request` for a date not YYYY-MM-DD or an unknown "
         "channel, language or segment (the parameter named in `fields`); `invalid_window` for `to` before `from` "
-        f"or a window over {MAX_DAYS} days",
+        f"or a window over {MAX_WINDOW_DAYS} days",
         "invalid_window",
         "the window is 400 days (2026-01-01..2027-02-04); at most 366",
     ),
@@ -535,11 +500,12 @@ def _json(content: Any) -> Response:
     ),
 )
 async def analytics_figures(lead: LeadDep, query: QueryDep, services: ServicesDep) -> Response:
+    since, until = query.span()
     async with _records_read():
         found = await figures(
             services.records.engine,
-            query.since,
-            query.until,
+            since,
+            until,
             channel=query.channel,
             lang=query.lang,
             segment=query.segment,
@@ -603,11 +569,11 @@ def days_csv(days: tuple[Day, ...]) -> str:
 async def analytics_export_csv(lead: LeadDep, query: QueryDep, services: ServicesDep) -> Response:
     scope = query.scope(services)
     async with _records_read(), analytics_connection(services.records.engine) as connection:
-        days = await series(connection, scope)
+        series = await days(connection, scope)
     filters = "".join(f"-{value}" for value in query.filters().values() if value)
     filename = f"zabota-days-{query.first}-{query.last}{filters}.csv"
     return Response(
-        days_csv(days),
+        days_csv(series),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"},
     )

@@ -23,7 +23,7 @@ from collections import defaultdict
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
 from typing import Any, Protocol
 
@@ -179,10 +179,7 @@ async def figures(
         problems = await recurring(connection, scope)
         churn = await churn_risk(connection, scope)
         outreach = await prevented(connection, scope, about)
-    days = tuple(
-        _day(day, conversation_days.get(day, Conversations()), csat_days.get(day, Csat()), human_days.get(day))
-        for day in scope.days()
-    )
+    days = _series(scope, conversation_days, csat_days, human_days)
     return Figures(
         window=Window(scope.since, scope.until, scope.now, channel, lang, segment),
         conversations=conversation_totals,
@@ -199,19 +196,59 @@ async def figures(
     )
 
 
-def _day(day: date, counts: Conversations, csat: Csat, human: Percentiles | None) -> Day:
-    return Day(
-        date=day,
-        conversations=counts.total,
-        contained=counts.contained,
-        pending=counts.pending,
-        containment_rate=counts.containment_rate,
-        escalated=counts.escalated,
-        escalation_rate=counts.escalation_rate,
-        csat_n=csat.n,
-        csat=csat.rate,
-        human_first_response_p50=human.p50 if human is not None else None,
-    )
+async def days(connection: AsyncConnection, scope: Scope) -> tuple[Day, ...]:
+    """``Figures.days`` alone (a trend chart), from the three queries it needs."""
+    _, conversation_days = await conversations(connection, scope)
+    _, csat_days = await surveys(connection, scope)
+    return _series(scope, conversation_days, csat_days, await human_first_response_by_day(connection, scope))
+
+
+def _series(
+    scope: Scope,
+    conversation_days: Mapping[date, Conversations],
+    csat_days: Mapping[date, Csat],
+    human_days: Mapping[date, Percentiles],
+) -> tuple[Day, ...]:
+    """Every UTC day of the window, in order, empty ones as zeros and blanks."""
+    series = []
+    for day in scope.days():
+        counts, csat, human = (
+            conversation_days.get(day, Conversations()),
+            csat_days.get(day, Csat()),
+            human_days.get(day),
+        )
+        series.append(
+            Day(
+                date=day,
+                conversations=counts.total,
+                contained=counts.contained,
+                pending=counts.pending,
+                containment_rate=counts.containment_rate,
+                escalated=counts.escalated,
+                escalation_rate=counts.escalation_rate,
+                csat_n=csat.n,
+                csat=csat.rate,
+                human_first_response_p50=human.p50 if human is not None else None,
+            )
+        )
+    return tuple(series)
+
+
+# The longest window a lead may ask for (the dashboard's API and ``make report``).
+MAX_WINDOW_DAYS = 366
+
+
+def day_window(first: date, last: date) -> tuple[datetime, datetime]:
+    """The UTC days ``first``..``last`` (both included) as [since, until); ``ValueError`` with the reason for a
+    window that ends before it starts, is over ``MAX_WINDOW_DAYS``, or ends at the last representable day."""
+    if last < first:
+        raise ValueError(f"to ({last}) is before from ({first})")
+    length = (last - first).days + 1
+    if length > MAX_WINDOW_DAYS:
+        raise ValueError(f"the window is {length} days ({first}..{last}); at most {MAX_WINDOW_DAYS}")
+    if last == date.max:
+        raise ValueError(f"to ({last}) is out of range")
+    return datetime.combine(first, time(), UTC), datetime.combine(last + timedelta(days=1), time(), UTC)
 
 
 # --- Conversations: containment and escalation -------------------------------------------------------------------

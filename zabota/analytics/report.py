@@ -13,26 +13,15 @@ import asyncio
 import json
 import sys
 from collections.abc import Sequence
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import TextIO
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from zabota.analytics.figures import figures
+from zabota.analytics.figures import day_window, figures
 from zabota.analytics.model import Figures, Percentiles
 from zabota.records import RecordsSettings, create_engine
 from zabota.records.store import CONTACT_CHANNELS, SEGMENTS
-
-MAX_DAYS = 366
-
-
-def window(first: date, last: date) -> tuple[datetime, datetime]:
-    """[first 00:00 UTC, the day after last 00:00 UTC): ``last`` is included."""
-    if last < first:
-        raise ValueError(f"--to {last} is before --from {first}")
-    if (last - first).days + 1 > MAX_DAYS:
-        raise ValueError(f"at most {MAX_DAYS} days")
-    return datetime.combine(first, time(), UTC), datetime.combine(last + timedelta(days=1), time(), UTC)
 
 
 def _share(value: float | None) -> str:
@@ -122,7 +111,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout) -> int:
     parser.add_argument("--database-url", default=None, help="default: DATABASE_URL, else the embedded SQLite file")
     args = parser.parse_args(argv)
     try:
-        since, until = window(args.first, args.last or args.first)
+        since, until = day_window(args.first, args.last or args.first)
     except ValueError as error:
         parser.error(str(error))
     url = args.database_url or RecordsSettings.from_env().url
