@@ -382,7 +382,7 @@ class Dispatcher:
                 CustomerData(language=message.lang), customer_id=message.conversation_id
             )
             await self._records.set_opt_out(message.conversation_id, channel, consent == "opt_out", source="customer")
-            tone = self._tone(message.channel, False, await self._recorded_customer(message)).tone
+            tone = await self.tone_for(message.conversation_id, message.channel)
             text = (texts.OPTED_OUT if consent == "opt_out" else texts.OPTED_IN).say(message.lang, tone)
             log.info(
                 "records.consent_by_customer",
@@ -522,25 +522,25 @@ class Dispatcher:
     async def tone_for(self, conversation_id: str, channel: str) -> Tone:
         """The tone of a text said outside a bot turn (a parked message's "answer comes later", a linked phone
         number) from the customer's record and the channel; without the record when it cannot be read (logged)."""
-        record: CustomerRecord | None = None
-        if self._records is not None:
-            try:
-                record = await self._records.get(conversation_id)
-            except (SQLAlchemyError, OSError) as exc:
-                log.error(
-                    "records.profile_unavailable", conversation=mask_for_log(conversation_id), error=type(exc).__name__
-                )
-        return self._tone(channel, False, record).tone
+        return self._tone(channel, False, await self._record_of(conversation_id)).tone
 
     async def _recorded_customer(self, message: InboundMessage) -> CustomerRecord | None:
-        """The customer's row in the system of record, read once per turn (the tone and the contact use it);
-        None when there is none yet or it cannot be read (logged)."""
+        """The customer's row in the system of record, read once per turn (the tone and the contact use it)."""
+        return await self._record_of(message.conversation_id, message.message_id)
+
+    async def _record_of(self, conversation_id: str, message_id: str | None = None) -> CustomerRecord | None:
+        """The customer's row; None when there is none yet or it cannot be read (logged)."""
         if self._records is None:
             return None
         try:
-            return await self._records.get(message.conversation_id)
+            return await self._records.get(conversation_id)
         except (SQLAlchemyError, OSError) as exc:
-            log.error("records.profile_unavailable", message_id=message.message_id, error=type(exc).__name__)
+            log.error(
+                "records.profile_unavailable",
+                conversation=mask_for_log(conversation_id),
+                message_id=message_id,
+                error=type(exc).__name__,
+            )
             return None
 
     def _tone(self, channel: str, sensitive: bool, record: CustomerRecord | None) -> ToneChoice:
